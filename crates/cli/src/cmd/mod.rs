@@ -1,0 +1,11 @@
+//! One module per subcommand: its `Args` and a `run` returning an
+//! [`crate::output::Output`].
+
+pub(crate) mod client_config;
+pub(crate) mod computer;
+pub(crate) mod node;
+pub mod proxy;
+pub(crate) mod remove;
+pub(crate) mod request;
+pub(crate) mod service;
+pub(crate) mod supply;

@@ -1,0 +1,130 @@
+//! `slapos proxy start --cfg slapos.cfg` and `slapos master serve`: the
+//! master with its embedded store, configured as the Python slapproxy is
+//! (`[slapos] computer_id`, `[slapproxy] host port database_uri
+//! software_product_list`), stopped cleanly by SIGTERM or Ctrl-C.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use master::{AppState, MasterConfig, Store};
+
+use crate::ini::Ini;
+use crate::output::{self, Output};
+use crate::Ctx;
+
+/// Options of `slapos proxy start` / `slapos master serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration file with [slapos] and [slapproxy] sections.
+    #[arg(long, env = "SLAPOS_CONFIGURATION")]
+    cfg: Option<PathBuf>,
+    /// Address to listen on, overriding [slapproxy] host and port (port 0 picks a free one).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Database: a SQLite file path or postgresql://…, overriding [slapproxy] database_uri.
+    #[arg(long)]
+    database_uri: Option<String>,
+    /// Default computer, overriding [slapos] computer_id.
+    #[arg(long)]
+    computer_id: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = master::config::BODY_LIMIT_BYTES_DEFAULT)]
+    body_limit_bytes: usize,
+}
+
+/// The validated server settings.
+struct Settings {
+    listen: String,
+    database_uri: String,
+    config: MasterConfig,
+}
+
+fn settings(args: &Args) -> anyhow::Result<Settings> {
+    let ini = args.cfg.as_deref().map(Ini::read).transpose()?.unwrap_or_default();
+    let from_file = |section: &str, key: &str| ini.get(section, key).filter(|v| !v.is_empty()).map(str::to_owned);
+    let computer_id = args
+        .computer_id
+        .clone()
+        .or_else(|| from_file("slapos", "computer_id"))
+        .unwrap_or_else(|| "computer".to_owned());
+    let database_uri = args
+        .database_uri
+        .clone()
+        .or_else(|| from_file("slapproxy", "database_uri"))
+        .or_else(|| from_file("slapos", "database_uri"))
+        .context("no database: set [slapproxy] database_uri in the configuration or pass --database-uri")?;
+    let listen = match &args.listen {
+        Some(listen) => listen.clone(),
+        None => {
+            let host = from_file("slapproxy", "host").unwrap_or_else(|| "127.0.0.1".to_owned());
+            let port = from_file("slapproxy", "port").unwrap_or_else(|| "8080".to_owned());
+            if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            }
+        }
+    };
+    let mut software_products = BTreeMap::new();
+    for (number, line) in from_file("slapproxy", "software_product_list").unwrap_or_default().lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((name, url)) = line.split_once(char::is_whitespace) else {
+            bail!(
+                "{}: [slapproxy] software_product_list line {}: expected `NAME URL`, got {line:?}",
+                ini.path.display(),
+                number + 1
+            );
+        };
+        software_products.insert(name.to_owned(), url.trim().to_owned());
+    }
+    let mut config = MasterConfig::new(computer_id);
+    config.software_products = software_products;
+    config.body_limit_bytes = args.body_limit_bytes;
+    Ok(Settings { listen, database_uri, config })
+}
+
+/// Runs the master until SIGTERM or Ctrl-C.
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
+    let settings = settings(&args)?;
+    let store = Store::open(&settings.database_uri)
+        .await
+        .with_context(|| format!("cannot open the database {}", settings.database_uri))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr().context("listener has no address")?;
+    tracing::info!(%address, computer = %settings.config.computer_id, "master listening");
+    if ctx.json {
+        output::line(&serde_json::json!({ "listening": format!("http://{address}/") }).to_string());
+    } else {
+        output::line(&format!("slapos master listening on http://{address}/"));
+    }
+    let state = AppState::new(store.clone(), settings.config);
+    master::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    store.close().await;
+    tracing::info!("master stopped");
+    Ok(Output::empty())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

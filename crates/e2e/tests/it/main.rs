@@ -1,0 +1,3 @@
+//! End-to-end and repository-wide checks.
+
+mod tidy;

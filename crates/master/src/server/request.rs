@@ -1,0 +1,312 @@
+//! `POST /requestComputerPartition`: a user or an instance orders an
+//! instance or a shared instance (§3.2, §7). The form is validated into a
+//! typed request before the store is touched.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use proto::sla::Sla;
+use proto::Value;
+
+use super::classic::{marshalled, unmarshal_field};
+use super::error::ApiError;
+use super::form::Fields;
+use super::{now, render, AppState};
+use crate::store::{computer, instance, shared, InstanceRequest, SharedRequest, StoreError, WriteTx};
+
+const APACHE_FRONTEND_URL: &str =
+    "http://git.erp5.org/gitweb/slapos.git/blob_plain/HEAD:/software/apache-frontend/software.cfg";
+const KVM_FRONTEND_URL: &str =
+    "http://git.erp5.org/gitweb/slapos.git/blob_plain/refs/tags/slapos-0.92:/software/kvm/software.cfg";
+
+/// What werkzeug's `url_for` escapes in a path segment: everything but the
+/// unreserved characters and `!$&'()*+,/:;=@`.
+const URL_PATH_QUOTED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b'/')
+    .remove(b':')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b'@');
+
+/// Who asks: a user, or the instance of a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Requester {
+    /// Root title of the requester's tree; `''` for a user.
+    pub(super) requested_by: String,
+    /// The requester's slot id, or `user`.
+    pub(super) requester_id: String,
+}
+
+/// Python's truth value of a marshalled value.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::None => false,
+        Value::Bool(b) => *b,
+        Value::Int(i) => *i != 0,
+        Value::BigInt(_) => true,
+        Value::Float(f) => *f != 0.0,
+        Value::String(s) => !s.is_empty(),
+        Value::Tuple(items) | Value::List(items) | Value::Set(items) => !items.is_empty(),
+        Value::Dict(items) => !items.is_empty(),
+        Value::Object(_) => true,
+    }
+}
+
+/// The requested state: a marshalled `None` keeps the current one.
+fn requested_state(fields: &Fields) -> Result<Option<String>, ApiError> {
+    match unmarshal_field(fields, "state")?.ok_or_else(|| ApiError::missing("state"))? {
+        Value::None => Ok(None),
+        Value::String(state) if matches!(state.as_str(), "started" | "stopped" | "destroyed") => Ok(Some(state)),
+        other => Err(ApiError::BadRequest(format!(
+            "field \"state\" must be started, stopped, destroyed or None, got {other:?}"
+        ))),
+    }
+}
+
+fn marshalled_dict(fields: &Fields, name: &str) -> Result<Value, ApiError> {
+    match unmarshal_field(fields, name)? {
+        None => Ok(Value::Dict(Vec::new())),
+        Some(value @ Value::Dict(_)) => Ok(value),
+        Some(other) => Err(ApiError::BadRequest(format!("field {name:?} must marshal a dictionary, got {other:?}"))),
+    }
+}
+
+/// Resolves the requester from the `X-SlapPartition` header, else from the
+/// form's slot ids, else a user (§7.1).
+async fn requester(tx: &mut WriteTx, headers: &HeaderMap, fields: &Fields) -> Result<Requester, ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|h| h.to_str().map_err(|_| ApiError::BadRequest("Authorization header is not ASCII".into())))
+        .transpose()?;
+    let auth = header
+        .map(proto::auth::parse_authorization)
+        .transpose()
+        .map_err(|error| ApiError::BadRequest(format!("Authorization header: {error}")))?
+        .flatten();
+    let mut requested_by = String::new();
+    let requester_id;
+    if let Some(auth) = &auth {
+        let slot = computer::slot(tx, &auth.computer_id, &auth.partition_id).await?.ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "No partition matching the authorization header: ({} / {})",
+                auth.computer_id, auth.partition_id
+            ))
+        })?;
+        requested_by = slot.root_title().to_owned();
+        requester_id = auth.partition_id.clone();
+    } else {
+        requester_id = fields.get("computer_partition_id").unwrap_or("user").to_owned();
+    }
+    if requested_by.is_empty() {
+        if let (Some(computer_id), Some(partition_id)) = (fields.get("computer_id"), fields.get("computer_partition_id")) {
+            if let Some(slot) = computer::slot(tx, computer_id, partition_id).await? {
+                requested_by = slot.root_title().to_owned();
+            }
+        }
+    }
+    Ok(Requester { requested_by, requester_id })
+}
+
+/// Refuses an SLA `master_url` naming another master: this master forwards
+/// to none (no `[multimaster/…]` support), as the proxy refuses unlisted ones.
+fn check_master_url(sla: &Sla, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(url) = sla.master_url.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let local = [format!("http://{host}"), format!("https://{host}")];
+    if local.iter().any(|l| url.trim_end_matches('/') == l) {
+        return Ok(());
+    }
+    Err(ApiError::NotFound(format!("External SlapOS Master URL {url} is not listed in multimaster list.")))
+}
+
+/// `POST /requestComputerPartition`.
+pub(super) async fn request_partition(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let fields = Fields::parse(&body)?;
+    let software_release = fields.require("software_release")?.to_owned();
+    let software_type = fields.require("software_type")?.to_owned();
+    let title = fields.require("partition_reference")?.to_owned();
+    let state = requested_state(&fields)?;
+    let parameters = marshalled_dict(&fields, "partition_parameter_xml")?;
+    let filter = marshalled_dict(&fields, "filter_xml")?;
+    let is_shared = unmarshal_field(&fields, "shared_xml")?.as_ref().is_some_and(truthy);
+    let sla = Sla::from_value(&filter).map_err(|error| ApiError::BadRequest(format!("field \"filter_xml\": {error}")))?;
+    let parameter_map = proto::instance_xml::from_dict(&parameters)
+        .map_err(|error| ApiError::BadRequest(format!("field \"partition_parameter_xml\": {error}")))?;
+    let parameter_xml = proto::instance_xml::encode(&parameter_map);
+    let computer = sla.computer_guid.clone().unwrap_or_else(|| app.config.computer_id.clone());
+
+    if is_shared {
+        check_master_url(&sla, &headers)?;
+        if let Some(fake) = fake_frontend(&software_release, &software_type, &parameters, &headers) {
+            return Ok(marshalled(&fake));
+        }
+    }
+    let (mut tx, _guard) = app.store.begin_write().await?;
+    let who = requester(&mut tx, &headers, &fields).await?;
+    let answer = if is_shared {
+        let request = SharedRequest {
+            software_release,
+            software_type,
+            title,
+            parameters: parameters
+                .as_dict()
+                .unwrap_or_default()
+                .iter()
+                .map(|(k, v)| (k.as_str().map_or_else(|| proto::python_repr::str_of(k), str::to_owned), v.clone()))
+                .collect(),
+            computer,
+            instance_guid: sla.instance_guid.clone(),
+            requested_state: state,
+            requested_by: who.requested_by,
+            requester_id: who.requester_id,
+        };
+        let outcome = shared::request(&mut tx, &request, now()).await?;
+        render::requested_shared(&outcome.host, &outcome.addresses, &outcome.shared, &parameter_xml)?
+    } else {
+        if instance::instance(&mut tx, &title, &who.requested_by).await?.is_none() {
+            check_master_url(&sla, &headers)?;
+        }
+        let request = InstanceRequest {
+            software_release,
+            software_type,
+            title,
+            parameter_xml,
+            computer,
+            requested_state: state,
+            requested_by: who.requested_by,
+            requester_id: who.requester_id,
+        };
+        let outcome = instance::request(&mut tx, &request, now()).await?;
+        render::requested_instance(&outcome.slot, &outcome.addresses, &outcome.answered_state)?
+    };
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(marshalled(&answer))
+}
+
+/// The proxy answers requests for two well-known frontends itself, so that
+/// promises of profiles that need one succeed without one (§7.3).
+fn fake_frontend(url: &str, software_type: &str, parameters: &Value, headers: &HeaderMap) -> Option<Value> {
+    let parameter = |key: &str| {
+        parameters.dict_get(key).filter(|v| truthy(v)).map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => proto::python_repr::str_of(other),
+        })
+    };
+    if url == APACHE_FRONTEND_URL && matches!(software_type, "" | "RootSoftwareInstance" | "default") {
+        let target = parameter("url")?;
+        let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let (secure_access, domain) = if https {
+            let parsed = SplitUrl::parse(&target);
+            let netloc = percent_encoding::utf8_percent_encode(&parsed.netloc, URL_PATH_QUOTED).to_string();
+            let mut access = format!("https://{host}/http_proxy/{}/{netloc}{}", parsed.scheme, parsed.path);
+            if !parsed.query.is_empty() {
+                access.push('?');
+                access.push_str(&parsed.query);
+            }
+            if !parsed.fragment.is_empty() {
+                access.push('#');
+                access.push_str(&parsed.fragment);
+            }
+            (access, host.to_owned())
+        } else {
+            let netloc = SplitUrl::parse(&target).netloc;
+            (target.clone(), netloc)
+        };
+        return Some(render::fake_frontend(
+            &format!("Fake frontend for {target}"),
+            vec![("secure_access".into(), Value::String(secure_access)), ("domain".into(), Value::String(domain))],
+        ));
+    }
+    if url == KVM_FRONTEND_URL && software_type == "frontend" {
+        let mut host = parameter("host")?;
+        let port = parameter("port")?;
+        if host.contains(':') && !host.starts_with('[') {
+            host = format!("[{host}]");
+        }
+        let target = format!("https://{host}:{port}/");
+        return Some(render::fake_frontend(
+            &format!("Fake KVM VNC frontend for {target}"),
+            vec![
+                ("url".into(), Value::String(target.clone())),
+                ("domainname".into(), Value::String(host)),
+                ("port".into(), Value::String(port)),
+                ("path".into(), Value::str("/")),
+            ],
+        ));
+    }
+    None
+}
+
+/// The parts of a URL as Python's `urlparse` splits them.
+struct SplitUrl {
+    scheme: String,
+    netloc: String,
+    path: String,
+    query: String,
+    fragment: String,
+}
+
+impl SplitUrl {
+    fn parse(url: &str) -> SplitUrl {
+        let (url, fragment) = url.split_once('#').unwrap_or((url, ""));
+        let (url, query) = url.split_once('?').unwrap_or((url, ""));
+        let (scheme, rest) = match url.split_once(':') {
+            Some((scheme, rest)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+                (scheme.to_ascii_lowercase(), rest)
+            }
+            _ => (String::new(), url),
+        };
+        let (netloc, path) = match rest.strip_prefix("//") {
+            Some(after) => match after.find('/') {
+                Some(at) => (after[..at].to_owned(), after[at..].to_owned()),
+                None => (after.to_owned(), String::new()),
+            },
+            None => (String::new(), rest.to_owned()),
+        };
+        SplitUrl { scheme, netloc, path, query: query.to_owned(), fragment: fragment.to_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_like_urlparse() {
+        let url = SplitUrl::parse("https://[::1]:8080/a/b?x=1#top");
+        assert_eq!(
+            (url.scheme.as_str(), url.netloc.as_str(), url.path.as_str(), url.query.as_str(), url.fragment.as_str()),
+            ("https", "[::1]:8080", "/a/b", "x=1", "top")
+        );
+        assert_eq!(SplitUrl::parse("http://host").netloc, "host");
+    }
+
+    #[test]
+    fn python_truthiness() {
+        assert!(!truthy(&Value::Dict(Vec::new())));
+        assert!(!truthy(&Value::Bool(false)));
+        assert!(truthy(&Value::Bool(true)));
+        assert!(!truthy(&Value::None));
+    }
+}

@@ -1,0 +1,195 @@
+//! Compute nodes and their partition slots: format, and the reads that
+//! build the node's view of itself (`getFullComputerInformation`).
+
+use sqlx::AnyConnection;
+
+use super::rows::{self, AddressRow, ComputerRow, SlotRow, SLOT_COLUMNS};
+use super::{next_position, StoreError, WriteTx};
+
+/// One slot as format describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormattedSlot {
+    /// Slot id, e.g. `slappart0`.
+    pub reference: String,
+    /// Its addresses.
+    pub addresses: Vec<AddressRow>,
+}
+
+/// A computer as format describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormattedComputer {
+    /// The computer reference.
+    pub reference: String,
+    /// Its address, if sent.
+    pub address: Option<String>,
+    /// Its netmask, if sent.
+    pub netmask: Option<String>,
+    /// Its slots, in order.
+    pub slots: Vec<FormattedSlot>,
+}
+
+/// (Re)formats a computer: upserts it, deletes slots (and the shared
+/// instances they host) that are not in the new list, keeps existing slots
+/// with their allocation, adds new ones at the end, replaces all addresses.
+///
+/// # Errors
+/// SQL errors.
+pub async fn format(tx: &mut WriteTx, computer: &FormattedComputer) -> Result<(), StoreError> {
+    let exists: Option<(String,)> = sqlx::query_as("SELECT reference FROM computer WHERE reference = $1")
+        .bind(&computer.reference)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_some() {
+        sqlx::query("UPDATE computer SET address = $1, netmask = $2 WHERE reference = $3")
+            .bind(&computer.address)
+            .bind(&computer.netmask)
+            .bind(&computer.reference)
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        let position = next_position(tx, "computer").await?;
+        sqlx::query("INSERT INTO computer (reference, address, netmask, position) VALUES ($1, $2, $3, $4)")
+            .bind(&computer.reference)
+            .bind(&computer.address)
+            .bind(&computer.netmask)
+            .bind(position)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let existing: Vec<(String,)> =
+        sqlx::query_as("SELECT reference FROM partition_slot WHERE computer_reference = $1")
+            .bind(&computer.reference)
+            .fetch_all(&mut **tx)
+            .await?;
+    let wanted = |reference: &str| computer.slots.iter().any(|slot| slot.reference == reference);
+    for (reference,) in existing.iter().filter(|(r,)| !wanted(r)) {
+        sqlx::query("DELETE FROM partition_slot WHERE computer_reference = $1 AND reference = $2")
+            .bind(&computer.reference)
+            .bind(reference)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM shared_instance WHERE computer_reference = $1 AND hosted_by = $2")
+            .bind(&computer.reference)
+            .bind(reference)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM partition_address WHERE computer_reference = $1")
+        .bind(&computer.reference)
+        .execute(&mut **tx)
+        .await?;
+    for slot in &computer.slots {
+        if !existing.iter().any(|(r,)| r == &slot.reference) {
+            let position = next_position(tx, "partition_slot").await?;
+            sqlx::query(
+                "INSERT INTO partition_slot (computer_reference, reference, position) VALUES ($1, $2, $3)",
+            )
+            .bind(&computer.reference)
+            .bind(&slot.reference)
+            .bind(position)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for address in &slot.addresses {
+            let position = next_position(tx, "partition_address").await?;
+            sqlx::query(
+                "INSERT INTO partition_address \
+                 (computer_reference, partition_reference, interface, address, netmask, position) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&computer.reference)
+            .bind(&slot.reference)
+            .bind(&address.interface)
+            .bind(&address.address)
+            .bind(&address.netmask)
+            .bind(position)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The computer with this reference, if formatted.
+///
+/// # Errors
+/// SQL errors.
+pub async fn computer(conn: &mut AnyConnection, reference: &str) -> Result<Option<ComputerRow>, StoreError> {
+    let row = sqlx::query("SELECT reference, address, netmask FROM computer WHERE reference = $1")
+        .bind(reference)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(rows::computer).transpose()
+}
+
+/// Every formatted computer, in format order.
+///
+/// # Errors
+/// SQL errors.
+pub async fn computers(conn: &mut AnyConnection) -> Result<Vec<ComputerRow>, StoreError> {
+    let found = sqlx::query("SELECT reference, address, netmask FROM computer ORDER BY position")
+        .fetch_all(conn)
+        .await?;
+    found.iter().map(rows::computer).collect()
+}
+
+/// Every slot of a computer, in format order.
+///
+/// # Errors
+/// SQL errors.
+pub async fn slots(conn: &mut AnyConnection, computer: &str) -> Result<Vec<SlotRow>, StoreError> {
+    let sql = format!("SELECT {SLOT_COLUMNS} FROM partition_slot WHERE computer_reference = $1 ORDER BY position");
+    let found = sqlx::query(&sql).bind(computer).fetch_all(conn).await?;
+    found.iter().map(rows::slot).collect()
+}
+
+/// One slot, if it exists.
+///
+/// # Errors
+/// SQL errors.
+pub async fn slot(conn: &mut AnyConnection, computer: &str, reference: &str) -> Result<Option<SlotRow>, StoreError> {
+    let sql = format!("SELECT {SLOT_COLUMNS} FROM partition_slot WHERE computer_reference = $1 AND reference = $2");
+    let found = sqlx::query(&sql).bind(computer).bind(reference).fetch_optional(conn).await?;
+    found.as_ref().map(rows::slot).transpose()
+}
+
+/// The addresses of one slot, in format order.
+///
+/// # Errors
+/// SQL errors.
+pub async fn addresses(conn: &mut AnyConnection, computer: &str, slot: &str) -> Result<Vec<AddressRow>, StoreError> {
+    let found = sqlx::query(
+        "SELECT interface, address, netmask FROM partition_address \
+         WHERE computer_reference = $1 AND partition_reference = $2 ORDER BY position",
+    )
+    .bind(computer)
+    .bind(slot)
+    .fetch_all(conn)
+    .await?;
+    found.iter().map(rows::address).collect()
+}
+
+/// Every address of every slot of a computer, keyed by slot id, so that a
+/// whole-computer read makes one query rather than one per slot.
+///
+/// # Errors
+/// SQL errors.
+pub async fn addresses_by_slot(
+    conn: &mut AnyConnection,
+    computer: &str,
+) -> Result<std::collections::HashMap<String, Vec<AddressRow>>, StoreError> {
+    use sqlx::Row;
+    let found = sqlx::query(
+        "SELECT partition_reference, interface, address, netmask FROM partition_address \
+         WHERE computer_reference = $1 ORDER BY position",
+    )
+    .bind(computer)
+    .fetch_all(conn)
+    .await?;
+    let mut by_slot: std::collections::HashMap<String, Vec<AddressRow>> = Default::default();
+    for row in &found {
+        let slot: String = row.try_get("partition_reference")?;
+        by_slot.entry(slot).or_default().push(rows::address(row)?);
+    }
+    Ok(by_slot)
+}
