@@ -10,6 +10,7 @@
 //! - bad input is a 4xx naming the problem, never a panic or a 500.
 
 pub mod config;
+mod local_root;
 pub mod server;
 pub mod store;
 

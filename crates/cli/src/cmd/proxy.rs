@@ -38,6 +38,9 @@ struct Settings {
     listen: String,
     database_uri: String,
     config: MasterConfig,
+    /// Local software release URLs are relative to it (slapproxy's
+    /// `local_software_release_root`, default `/`).
+    local_software_release_root: String,
 }
 
 fn settings(args: &Args) -> anyhow::Result<Settings> {
@@ -84,7 +87,10 @@ fn settings(args: &Args) -> anyhow::Result<Settings> {
     let mut config = MasterConfig::new(computer_id);
     config.software_products = software_products;
     config.body_limit_bytes = args.body_limit_bytes;
-    Ok(Settings { listen, database_uri, config })
+    let local_software_release_root = from_file("slapproxy", "local_software_release_root")
+        .or_else(|| from_file("slapos", "local_software_release_root"))
+        .unwrap_or_else(|| "/".to_owned());
+    Ok(Settings { listen, database_uri, config, local_software_release_root })
 }
 
 /// Runs the master until SIGTERM or Ctrl-C.
@@ -93,6 +99,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
     let store = Store::open(&settings.database_uri)
         .await
         .with_context(|| format!("cannot open the database {}", settings.database_uri))?;
+    store
+        .rebase_local_software_root(&settings.local_software_release_root)
+        .await
+        .context("cannot rebase local software release URLs")?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

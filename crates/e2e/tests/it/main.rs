@@ -1,3 +1,6 @@
 //! End-to-end and repository-wide checks.
+#![allow(unreachable_pub)]
 
+mod process;
 mod tidy;
+mod two_masters;

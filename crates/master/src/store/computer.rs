@@ -78,9 +78,14 @@ pub async fn format(tx: &mut WriteTx, computer: &FormattedComputer) -> Result<()
         .bind(&computer.reference)
         .execute(&mut **tx)
         .await?;
+    // Positions are taken once and counted up locally: one MAX() per table
+    // rather than one per row keeps a 1000-slot format linear.
+    let mut slot_position = next_position(tx, "partition_slot").await?;
+    let mut address_position = next_position(tx, "partition_address").await?;
     for slot in &computer.slots {
         if !existing.iter().any(|(r,)| r == &slot.reference) {
-            let position = next_position(tx, "partition_slot").await?;
+            let position = slot_position;
+            slot_position += 1;
             sqlx::query(
                 "INSERT INTO partition_slot (computer_reference, reference, position) VALUES ($1, $2, $3)",
             )
@@ -91,7 +96,8 @@ pub async fn format(tx: &mut WriteTx, computer: &FormattedComputer) -> Result<()
             .await?;
         }
         for address in &slot.addresses {
-            let position = next_position(tx, "partition_address").await?;
+            let position = address_position;
+            address_position += 1;
             sqlx::query(
                 "INSERT INTO partition_address \
                  (computer_reference, partition_reference, interface, address, netmask, position) \

@@ -5,7 +5,10 @@
 use super::{Store, StoreError};
 
 /// Every migration, in order; the version is the index plus one.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_config_and_indexes.sql"),
+];
 
 /// Applies the migrations the database lacks.
 ///

@@ -11,6 +11,7 @@
 
 pub mod computer;
 pub mod instance;
+mod local_root;
 mod migrations;
 mod rows;
 pub mod shared;

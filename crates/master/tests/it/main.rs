@@ -5,6 +5,7 @@
 mod bad_input;
 mod concurrency;
 mod lifecycle;
+mod local_root;
 mod request;
 mod shared;
 mod support;

@@ -78,6 +78,11 @@ impl Master {
         Master::on(Engine::Sqlite).await.expect("sqlite is always available")
     }
 
+    /// The fixture's private temporary directory.
+    pub fn store_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Sends one request through the router.
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
         let response = self.app.clone().oneshot(request).await.expect("router is infallible");

@@ -1,0 +1,66 @@
+//! Rebasing local software release URLs when the configured local software
+//! release root changes (slapproxy's `local_software_release_root`).
+
+use super::{Store, StoreError};
+use crate::local_root::{must_rebase, rebased};
+
+const KEY: &str = "local_software_release_root";
+
+impl Store {
+    /// Records `root` as the local software release root and, if the
+    /// previous one moved (not a sub- or superpath), rebases every software
+    /// installation and instance URL that was a local path under it —
+    /// unless the rebased file is missing while the old one still exists.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub async fn rebase_local_software_root(&self, root: &str) -> Result<(), StoreError> {
+        let (mut tx, _guard) = self.begin_write().await?;
+        let old: Option<(String,)> = sqlx::query_as("SELECT value FROM config WHERE name = $1")
+            .bind(KEY)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let old = old.map_or_else(|| "/".to_owned(), |(v,)| v);
+        if old == root {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM config WHERE name = $1").bind(KEY).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO config (name, value) VALUES ($1, $2)").bind(KEY).bind(root).execute(&mut *tx).await?;
+        if must_rebase(&old, root) {
+            let migrate = |url: &str| {
+                rebased(url, &old, root).filter(|new| {
+                    std::path::Path::new(new).is_file() || !std::path::Path::new(url).is_file()
+                })
+            };
+            let urls: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT url FROM software_installation")
+                .fetch_all(&mut *tx)
+                .await?;
+            for (url,) in urls {
+                if let Some(new) = migrate(&url) {
+                    sqlx::query("UPDATE software_installation SET url = $1 WHERE url = $2")
+                        .bind(&new)
+                        .bind(&url)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            let urls: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT software_release FROM partition_slot WHERE software_release IS NOT NULL",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for (url,) in urls {
+                if let Some(new) = migrate(&url) {
+                    sqlx::query("UPDATE partition_slot SET software_release = $1 WHERE software_release = $2")
+                        .bind(&new)
+                        .bind(&url)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tracing::info!(old = %old, new = %root, "rebased local software release URLs");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
