@@ -117,8 +117,8 @@ async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<output::Output> {
         Command::Request(args) => cmd::request::run(args, ctx).await,
         Command::Supply(args) => cmd::supply::run(args, ctx).await,
         Command::Remove(args) => cmd::remove::run(args, ctx).await,
-        Command::Service(command) => cmd::service::run(command, ctx).await,
-        Command::Computer(command) => cmd::computer::run(command, ctx).await,
+        Command::Service(command) => cmd::service::run(command).await,
+        Command::Computer(command) => cmd::computer::run(command).await,
         Command::Node(command) => cmd::node::run(command, ctx).await,
     }
 }
@@ -140,7 +140,7 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli.command, &ctx)) {
         Ok(result) => {
             output::print(&result, ctx.json);
-            std::process::ExitCode::SUCCESS
+            std::process::ExitCode::from(result.exit_code)
         }
         Err(error) => {
             eprintln!("slapos: error: {error:#}");

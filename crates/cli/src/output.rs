@@ -11,17 +11,30 @@ pub struct Output {
     pub json: serde_json::Value,
     /// For people; may be empty.
     pub human: String,
+    /// Process exit status: 0, or e.g. 2 when the real CLI exits 2 (an
+    /// instance still provisioning, an unknown service).
+    pub exit_code: u8,
 }
 
 impl Output {
     /// A result serialised for `--json` and rendered for people.
     pub fn new(value: &impl serde::Serialize, human: impl Into<String>) -> Output {
-        Output { json: serde_json::to_value(value).unwrap_or(serde_json::Value::Null), human: human.into() }
+        Output {
+            json: serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
+            human: human.into(),
+            exit_code: 0,
+        }
     }
 
     /// A result with nothing to show.
     pub fn empty() -> Output {
-        Output { json: serde_json::Value::Null, human: String::new() }
+        Output { json: serde_json::Value::Null, human: String::new(), exit_code: 0 }
+    }
+
+    /// The same output, ending the process with `code`.
+    pub fn with_exit_code(mut self, code: u8) -> Output {
+        self.exit_code = code;
+        self
     }
 }
 

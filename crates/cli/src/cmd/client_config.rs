@@ -13,15 +13,13 @@ use anyhow::{bail, Context};
 use client::{ClientConfig, MasterUrl, SlapClient};
 
 use crate::ini::Ini;
-use crate::output::{self, Output};
-use crate::Ctx;
 
 /// Where the client configuration is looked for last.
 const DEFAULT_CONFIG_PATH: &str = "~/.slapos/slapos-client.cfg";
 
 /// Exit code of the Python CLI for "not there (yet)": an instance still
 /// being provisioned, an unknown service or compute node.
-pub(crate) const EXIT_NOT_READY: i32 = 2;
+pub(crate) const EXIT_NOT_READY: u8 = 2;
 
 /// The `--cfg` option of client subcommands.
 #[derive(Debug, Clone, clap::Args)]
@@ -111,14 +109,6 @@ pub(crate) fn parse_option_dict(option: &str, items: &[String]) -> anyhow::Resul
         pairs.push((key.to_owned(), value.to_owned()));
     }
     Ok(pairs)
-}
-
-/// Prints `result` as a finished command would, then exits with `code`
-/// (the Python CLI's `exit(2)`): the `Output` type has no exit status.
-pub(crate) fn exit_with(result: &Output, ctx: &Ctx, code: i32) -> ! {
-    output::print(result, ctx.json);
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    std::process::exit(code)
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::cmd::client_config::{self, ConfigArgs, EXIT_NOT_READY};
 use crate::output::Output;
-use crate::Ctx;
 
 /// `slapos computer` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -54,10 +53,10 @@ struct Missing {
 }
 
 /// Runs one `slapos computer` subcommand.
-pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<Output> {
+pub(crate) async fn run(command: Command) -> anyhow::Result<Output> {
     match command {
         Command::List(args) => list(args).await,
-        Command::Info(args) => info(args, ctx).await,
+        Command::Info(args) => info(args).await,
     }
 }
 
@@ -80,16 +79,16 @@ async fn list(args: ListArgs) -> anyhow::Result<Output> {
     Ok(Output::new(&report, human))
 }
 
-async fn info(args: InfoArgs, ctx: &Ctx) -> anyhow::Result<Output> {
+async fn info(args: InfoArgs) -> anyhow::Result<Output> {
     let client = client_config::client(&args.config)?;
-    let missing = |message: String| -> ! {
+    let missing = |message: String| -> Output {
         let report = Missing { reference: args.reference.clone(), error: message.clone() };
-        client_config::exit_with(&Output::new(&report, message), ctx, EXIT_NOT_READY)
+        Output::new(&report, message).with_exit_code(EXIT_NOT_READY)
     };
     let computer = match client.computer_info(&args.reference).await {
         Ok(Some(computer)) => computer,
-        Ok(None) | Err(ClientError::NotFound { .. }) => missing(format!("Computer {} does not exist.", args.reference)),
-        Err(ClientError::ResourceNotReady { .. }) => missing("Computer does not exist or is not ready yet.".to_owned()),
+        Ok(None) | Err(ClientError::NotFound { .. }) => return Ok(missing(format!("Computer {} does not exist.", args.reference))),
+        Err(ClientError::ResourceNotReady { .. }) => return Ok(missing("Computer does not exist or is not ready yet.".to_owned())),
         Err(error) => return Err(error).with_context(|| format!("cannot get the information of {:?}", args.reference)),
     };
     let human = format!("Computer Reference: {}\nComputer Title    : {}\n", computer.reference, computer.title);

@@ -151,7 +151,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
         RequestResult::Ready(_) | RequestResult::NotReady => {
             eprintln!("{PROVISIONING}");
             report.message = Some(PROVISIONING.to_owned());
-            client_config::exit_with(&Output::new(&report, ""), ctx, EXIT_NOT_READY);
+            return Ok(Output::new(&report, "").with_exit_code(EXIT_NOT_READY));
         }
     };
     let state = match &instance.state {

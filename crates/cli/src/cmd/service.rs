@@ -21,7 +21,6 @@ use serde_json::Value as Json;
 use crate::cmd::client_config::{self, ConfigArgs, EXIT_NOT_READY};
 use crate::cmd::request::{python_json_dumps, serialisation_for, Serialisation};
 use crate::output::Output;
-use crate::Ctx;
 
 /// `slapos service` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -78,10 +77,10 @@ struct Missing {
 }
 
 /// Runs one `slapos service` subcommand.
-pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<Output> {
+pub(crate) async fn run(command: Command) -> anyhow::Result<Output> {
     match command {
         Command::List(args) => list(args).await,
-        Command::Info(args) => info(args, ctx).await,
+        Command::Info(args) => info(args).await,
     }
 }
 
@@ -94,17 +93,17 @@ async fn list(args: ListArgs) -> anyhow::Result<Output> {
     Ok(Output::new(&by_title, human))
 }
 
-async fn info(args: InfoArgs, ctx: &Ctx) -> anyhow::Result<Output> {
+async fn info(args: InfoArgs) -> anyhow::Result<Output> {
     let client = client_config::client(&args.config)?;
-    let missing = |message: String| -> ! {
+    let missing = |message: String| -> Output {
         eprintln!("{message}");
         let report = Missing { reference: args.reference.clone(), error: message };
-        client_config::exit_with(&Output::new(&report, ""), ctx, EXIT_NOT_READY)
+        Output::new(&report, "").with_exit_code(EXIT_NOT_READY)
     };
     let info = match client.service_info(&args.reference).await {
         Ok(Some(info)) => info,
-        Ok(None) | Err(ClientError::NotFound { .. }) => missing(format!("Instance {} does not exist.", args.reference)),
-        Err(ClientError::ResourceNotReady { .. }) => missing("Instance does not exist or is not ready yet.".to_owned()),
+        Ok(None) | Err(ClientError::NotFound { .. }) => return Ok(missing(format!("Instance {} does not exist.", args.reference))),
+        Err(ClientError::ResourceNotReady { .. }) => return Ok(missing("Instance does not exist or is not ready yet.".to_owned())),
         Err(error) => return Err(error).with_context(|| format!("cannot get the information of {:?}", args.reference)),
     };
     let report = report(info, args.news);
