@@ -2,14 +2,13 @@
 //! `requestComputerPartition` (see `request.rs`): form or query fields in,
 //! marshalled documents or short texts out.
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use proto::Value;
 
 use super::error::{status_response, ApiError};
-use super::form::Fields;
+use super::form::{Fields, SlapForm};
 use super::{now, render, AppState};
 use crate::store::computer::{FormattedComputer, FormattedSlot};
 use crate::store::{computer, instance, shared, software, AddressRow, DestroyOutcome};
@@ -73,8 +72,7 @@ pub(super) async fn register_partition(State(app): State<AppState>, RawQuery(raw
 }
 
 /// `POST /loadComputerConfigurationFromXML`: the node's format (§3.3).
-pub(super) async fn load_computer_configuration(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
+pub(super) async fn load_computer_configuration(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let description = unmarshal_field(&fields, "xml")?.ok_or_else(|| ApiError::missing("xml"))?;
     let formatted = formatted_computer(&description)?;
     let (mut tx, _guard) = app.store.begin_write().await?;
@@ -135,8 +133,7 @@ fn formatted_computer(description: &Value) -> Result<FormattedComputer, ApiError
 }
 
 /// `POST /supplySupply`: a user asks a computer to install or remove a release.
-pub(super) async fn supply(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
+pub(super) async fn supply(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let url = fields.require("url")?;
     let computer_id = fields.require("computer_id")?;
     let state = fields.require("state")?;
@@ -151,8 +148,7 @@ pub(super) async fn supply(State(app): State<AppState>, body: Bytes) -> Result<R
 }
 
 /// `POST /destroyedSoftwareRelease`: the node removed a release.
-pub(super) async fn destroyed_software_release(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
+pub(super) async fn destroyed_software_release(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let url = fields.require("url")?;
     let computer_id = fields.require("computer_id")?;
     let (mut tx, _guard) = app.store.begin_write().await?;
@@ -163,14 +159,12 @@ pub(super) async fn destroyed_software_release(State(app): State<AppState>, body
 
 /// Node reports the proxy accepts without storing (building, available,
 /// errors, started, stopped, usage).
-pub(super) async fn ignored(body: Bytes) -> Result<Response, ApiError> {
-    Fields::parse(&body)?;
+pub(super) async fn ignored(_form: SlapForm) -> Result<Response, ApiError> {
     Ok(text("Ignored"))
 }
 
 /// `POST /destroyedComputerPartition`: the node wiped a slot.
-pub(super) async fn destroyed_partition(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
+pub(super) async fn destroyed_partition(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let partition_id = fields.require("computer_partition_id")?;
     let computer_id = fields.require("computer_id")?;
     let (mut tx, _guard) = app.store.begin_write().await?;
@@ -183,8 +177,7 @@ pub(super) async fn destroyed_partition(State(app): State<AppState>, body: Bytes
 }
 
 /// `POST /softwareInstanceBang`: bump the whole tree of the banging slot.
-pub(super) async fn bang(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
+pub(super) async fn bang(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let computer_id = fields.require("computer_id")?;
     let partition_id = fields.require("computer_partition_id")?;
     let (mut tx, _guard) = app.store.begin_write().await?;
@@ -198,8 +191,7 @@ pub(super) async fn bang(State(app): State<AppState>, body: Bytes) -> Result<Res
 }
 
 /// `POST /softwareInstanceRename`.
-pub(super) async fn rename(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
+pub(super) async fn rename(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let new_name = fields.require("new_name")?;
     let partition_id = fields.require("computer_partition_id")?;
     let computer_id = fields.require("computer_id")?;
@@ -215,8 +207,7 @@ pub(super) async fn rename(State(app): State<AppState>, body: Bytes) -> Result<R
 
 /// `POST /setComputerPartitionConnectionXml`: an instance publishes its
 /// connection parameters, for itself or for a shared instance it hosts.
-pub(super) async fn set_connection(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
+pub(super) async fn set_connection(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let partition_id = fields.require("computer_partition_id")?;
     let computer_id = fields.require("computer_id")?;
     let published = unmarshal_field(&fields, "connection_xml")?.ok_or_else(|| ApiError::missing("connection_xml"))?;
@@ -233,8 +224,7 @@ pub(super) async fn set_connection(State(app): State<AppState>, body: Bytes) -> 
 }
 
 /// `POST /computerBang`.
-pub(super) async fn computer_bang(body: Bytes) -> Result<Response, ApiError> {
-    Fields::parse(&body)?;
+pub(super) async fn computer_bang(_form: SlapForm) -> Result<Response, ApiError> {
     Ok(marshalled(&Value::str("")))
 }
 

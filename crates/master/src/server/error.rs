@@ -14,6 +14,12 @@ pub enum ApiError {
     /// The request itself is wrong: missing field, malformed XML, bad type.
     #[error("{0}")]
     BadRequest(String),
+    /// A partition acting for another partition.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The body is larger than the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// Unknown computer, partition, instance; no free partition.
     #[error("{0}")]
     NotFound(String),
@@ -74,6 +80,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Store(error) => {

@@ -2,7 +2,57 @@
 //! strictly: a field that is not UTF-8 is an error naming it, never a
 //! silently mangled value.
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+
 use super::error::ApiError;
+
+/// A POSTed SLAP form, decoded, whose slot ids agree with the
+/// `X-SlapPartition` header when both are sent: a partition may only speak
+/// for itself, never name another partition in the form.
+#[derive(Debug)]
+pub(super) struct SlapForm(pub(super) Fields);
+
+impl<S: Send + Sync> FromRequest<S> for SlapForm {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<SlapForm, ApiError> {
+        let header = request.headers().get(axum::http::header::AUTHORIZATION).cloned();
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge(rejection.body_text())
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })?;
+        let fields = Fields::parse(&body)?;
+        if let Some(header) = header {
+            let header = header.to_str().map_err(|_| ApiError::BadRequest("Authorization header is not ASCII".into()))?;
+            if let Some(auth) = proto::auth::parse_authorization(header)
+                .map_err(|error| ApiError::BadRequest(format!("Authorization header: {error}")))?
+            {
+                check_same_partition(&fields, &auth.computer_id, &auth.partition_id)?;
+            }
+        }
+        Ok(SlapForm(fields))
+    }
+}
+
+/// Refuses a form whose `computer_id`/`computer_partition_id` name another
+/// slot than the authorization header.
+fn check_same_partition(fields: &Fields, computer_id: &str, partition_id: &str) -> Result<(), ApiError> {
+    let form_computer = fields.optional("computer_id");
+    let form_partition = fields.optional("computer_partition_id");
+    let differs = form_computer.is_some_and(|c| c != computer_id) || form_partition.is_some_and(|p| p != partition_id);
+    if differs {
+        return Err(ApiError::Forbidden(format!(
+            "the Authorization header is for partition ({computer_id} / {partition_id}) but the form names ({} / {})",
+            form_computer.unwrap_or("-"),
+            form_partition.unwrap_or("-"),
+        )));
+    }
+    Ok(())
+}
 
 /// Decoded form fields, in order; a repeated field keeps its last value on
 /// lookup, as werkzeug's `request.form[...]` does for its first — the SLAP

@@ -1,10 +1,13 @@
-//! The master's HTTP server: the classic SLAP API (§3) on the root path.
+//! The master's HTTP server: the classic SLAP API (§3) on the root path,
+//! the JSON-RPC API (§4, `jsonrpc`) and the HATEOAS API (§5, `hateoas`).
 //! `app` builds the router (tests drive it in-process), `serve` runs it on
 //! a bound listener until the shutdown future resolves.
 
 mod classic;
 mod error;
 mod form;
+mod hateoas;
+mod jsonrpc;
 mod render;
 mod request;
 
@@ -81,6 +84,8 @@ pub fn app(state: AppState) -> Router {
         .route("/getComputerPartitionStatus", get(classic::partition_status))
         .route("/getSoftwareReleaseListFromSoftwareProduct", get(classic::software_release_list_from_product))
         .route("/getRunId", get(classic::run_id))
+        .merge(jsonrpc::routes())
+        .merge(hateoas::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -2,18 +2,18 @@
 //! instance or a shared instance (§3.2, §7). The form is validated into a
 //! typed request before the store is touched.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use proto::sla::Sla;
 use proto::Value;
+use sqlx::AnyConnection;
 
 use super::classic::{marshalled, unmarshal_field};
 use super::error::ApiError;
-use super::form::Fields;
+use super::form::{Fields, SlapForm};
 use super::{now, render, AppState};
-use crate::store::{computer, instance, shared, InstanceRequest, SharedRequest, StoreError, WriteTx};
+use crate::store::{computer, instance, shared, InstanceRequest, SharedRequest, StoreError};
 
 const APACHE_FRONTEND_URL: &str =
     "http://git.erp5.org/gitweb/slapos.git/blob_plain/HEAD:/software/apache-frontend/software.cfg";
@@ -86,8 +86,9 @@ fn marshalled_dict(fields: &Fields, name: &str) -> Result<Value, ApiError> {
 }
 
 /// Resolves the requester from the `X-SlapPartition` header, else from the
-/// form's slot ids, else a user (§7.1).
-async fn requester(tx: &mut WriteTx, headers: &HeaderMap, fields: &Fields) -> Result<Requester, ApiError> {
+/// form's slot ids, else a user (§7.1). Reads only, so the JSON API may ask
+/// outside a write transaction.
+pub(super) async fn requester(conn: &mut AnyConnection, headers: &HeaderMap, fields: &Fields) -> Result<Requester, ApiError> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .map(|h| h.to_str().map_err(|_| ApiError::BadRequest("Authorization header is not ASCII".into())))
@@ -100,7 +101,7 @@ async fn requester(tx: &mut WriteTx, headers: &HeaderMap, fields: &Fields) -> Re
     let mut requested_by = String::new();
     let requester_id;
     if let Some(auth) = &auth {
-        let slot = computer::slot(tx, &auth.computer_id, &auth.partition_id).await?.ok_or_else(|| {
+        let slot = computer::slot(conn, &auth.computer_id, &auth.partition_id).await?.ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "No partition matching the authorization header: ({} / {})",
                 auth.computer_id, auth.partition_id
@@ -113,7 +114,7 @@ async fn requester(tx: &mut WriteTx, headers: &HeaderMap, fields: &Fields) -> Re
     }
     if requested_by.is_empty() {
         if let (Some(computer_id), Some(partition_id)) = (fields.get("computer_id"), fields.get("computer_partition_id")) {
-            if let Some(slot) = computer::slot(tx, computer_id, partition_id).await? {
+            if let Some(slot) = computer::slot(conn, computer_id, partition_id).await? {
                 requested_by = slot.root_title().to_owned();
             }
         }
@@ -135,77 +136,150 @@ fn check_master_url(sla: &Sla, headers: &HeaderMap) -> Result<(), ApiError> {
     Err(ApiError::NotFound(format!("External SlapOS Master URL {url} is not listed in multimaster list.")))
 }
 
+/// An order for an instance or a shared instance, validated, whichever API
+/// it came from: the classic form and the JSON API place orders alike.
+#[derive(Debug, Clone)]
+pub(super) struct Order {
+    /// Software release URL.
+    pub(super) software_release: String,
+    /// Software type as sent (empty means `default` at first allocation).
+    pub(super) software_type: String,
+    /// Instance title.
+    pub(super) title: String,
+    /// Requested state; `None` keeps the stored one.
+    pub(super) state: Option<String>,
+    /// Parameters with their original types, a dict.
+    pub(super) parameters: Value,
+    /// The same parameters as instance XML.
+    pub(super) parameter_xml: String,
+    /// The SLA.
+    pub(super) sla: Sla,
+    /// Whether a shared instance is ordered.
+    pub(super) shared: bool,
+}
+
+/// What placing an order did, for the caller to render in its own format.
+#[derive(Debug, Clone)]
+pub(super) enum Placed {
+    /// A well-known frontend faked without touching the store (§7.3).
+    FakeFrontend(FakeFrontend),
+    /// An instance allocated or updated (its slot names its tree).
+    Instance(instance::RequestOutcome),
+    /// A shared instance hosted or updated.
+    Shared {
+        /// The store's outcome.
+        outcome: shared::SharedOutcome,
+        /// Who asked (the record names its tree only in its reference).
+        requester: Requester,
+    },
+}
+
+/// A frontend the master fakes: the partition id it names and the
+/// connection parameters it publishes.
+#[derive(Debug, Clone)]
+pub(super) struct FakeFrontend {
+    /// `Fake frontend for <url>` or `Fake KVM VNC frontend for <url>`.
+    pub(super) partition_id: String,
+    /// Published connection parameters, all strings.
+    pub(super) connection: Vec<(String, Value)>,
+}
+
 /// `POST /requestComputerPartition`.
 pub(super) async fn request_partition(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    SlapForm(fields): SlapForm,
 ) -> Result<Response, ApiError> {
-    let fields = Fields::parse(&body)?;
     let software_release = fields.require("software_release")?.to_owned();
     let software_type = fields.require("software_type")?.to_owned();
     let title = fields.require("partition_reference")?.to_owned();
     let state = requested_state(&fields)?;
     let parameters = marshalled_dict(&fields, "partition_parameter_xml")?;
     let filter = marshalled_dict(&fields, "filter_xml")?;
-    let is_shared = unmarshal_field(&fields, "shared_xml")?.as_ref().is_some_and(truthy);
+    let shared = unmarshal_field(&fields, "shared_xml")?.as_ref().is_some_and(truthy);
     let sla = Sla::from_value(&filter).map_err(|error| ApiError::BadRequest(format!("field \"filter_xml\": {error}")))?;
     let parameter_map = proto::instance_xml::from_dict(&parameters)
         .map_err(|error| ApiError::BadRequest(format!("field \"partition_parameter_xml\": {error}")))?;
     let parameter_xml = proto::instance_xml::encode(&parameter_map);
-    let computer = sla.computer_guid.clone().unwrap_or_else(|| app.config.computer_id.clone());
+    let order = Order { software_release, software_type, title, state, parameters, parameter_xml, sla, shared };
+    let answer = place_order(&app, &headers, &fields, &order, |placed| match placed {
+        Placed::FakeFrontend(fake) => Ok(render::fake_frontend(&fake.partition_id, fake.connection.clone())),
+        Placed::Instance(outcome) => render::requested_instance(&outcome.slot, &outcome.addresses, &outcome.answered_state),
+        Placed::Shared { outcome, .. } => {
+            render::requested_shared(&outcome.host, &outcome.addresses, &outcome.shared, &order.parameter_xml)
+        }
+    })
+    .await?;
+    Ok(marshalled(&answer))
+}
 
-    if is_shared {
-        check_master_url(&sla, &headers)?;
-        if let Some(fake) = fake_frontend(&software_release, &software_type, &parameters, &headers) {
-            return Ok(marshalled(&fake));
+/// Places an order (§7): fakes the well-known frontends, else resolves the
+/// requester and requests the instance or shared instance in one write
+/// transaction. `render` builds the answer before the transaction commits,
+/// so an answer that cannot be rendered leaves the store untouched.
+///
+/// # Errors
+/// A bad `Authorization` header, an unlisted `master_url`, no free slot or
+/// no host (as [`ApiError`]), store failures, and whatever `render` returns.
+pub(super) async fn place_order<T>(
+    app: &AppState,
+    headers: &HeaderMap,
+    fields: &Fields,
+    order: &Order,
+    render: impl FnOnce(&Placed) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let computer = order.sla.computer_guid.clone().unwrap_or_else(|| app.config.computer_id.clone());
+    if order.shared {
+        check_master_url(&order.sla, headers)?;
+        if let Some(fake) = fake_frontend(&order.software_release, &order.software_type, &order.parameters, headers) {
+            return render(&Placed::FakeFrontend(fake));
         }
     }
     let (mut tx, _guard) = app.store.begin_write().await?;
-    let who = requester(&mut tx, &headers, &fields).await?;
-    let answer = if is_shared {
+    let who = requester(&mut tx, headers, fields).await?;
+    let placed = if order.shared {
         let request = SharedRequest {
-            software_release,
-            software_type,
-            title,
-            parameters: parameters
+            software_release: order.software_release.clone(),
+            software_type: order.software_type.clone(),
+            title: order.title.clone(),
+            parameters: order
+                .parameters
                 .as_dict()
                 .unwrap_or_default()
                 .iter()
                 .map(|(k, v)| (k.as_str().map_or_else(|| proto::python_repr::str_of(k), str::to_owned), v.clone()))
                 .collect(),
             computer,
-            instance_guid: sla.instance_guid.clone(),
-            requested_state: state,
-            requested_by: who.requested_by,
-            requester_id: who.requester_id,
+            instance_guid: order.sla.instance_guid.clone(),
+            requested_state: order.state.clone(),
+            requested_by: who.requested_by.clone(),
+            requester_id: who.requester_id.clone(),
         };
-        let outcome = shared::request(&mut tx, &request, now()).await?;
-        render::requested_shared(&outcome.host, &outcome.addresses, &outcome.shared, &parameter_xml)?
+        Placed::Shared { outcome: shared::request(&mut tx, &request, now()).await?, requester: who }
     } else {
-        if instance::instance(&mut tx, &title, &who.requested_by).await?.is_none() {
-            check_master_url(&sla, &headers)?;
+        if instance::instance(&mut tx, &order.title, &who.requested_by).await?.is_none() {
+            check_master_url(&order.sla, headers)?;
         }
         let request = InstanceRequest {
-            software_release,
-            software_type,
-            title,
-            parameter_xml,
+            software_release: order.software_release.clone(),
+            software_type: order.software_type.clone(),
+            title: order.title.clone(),
+            parameter_xml: order.parameter_xml.clone(),
             computer,
-            requested_state: state,
-            requested_by: who.requested_by,
-            requester_id: who.requester_id,
+            requested_state: order.state.clone(),
+            requested_by: who.requested_by.clone(),
+            requester_id: who.requester_id.clone(),
         };
-        let outcome = instance::request(&mut tx, &request, now()).await?;
-        render::requested_instance(&outcome.slot, &outcome.addresses, &outcome.answered_state)?
+        Placed::Instance(instance::request(&mut tx, &request, now()).await?)
     };
+    let answer = render(&placed)?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(marshalled(&answer))
+    Ok(answer)
 }
 
 /// The proxy answers requests for two well-known frontends itself, so that
 /// promises of profiles that need one succeed without one (§7.3).
-fn fake_frontend(url: &str, software_type: &str, parameters: &Value, headers: &HeaderMap) -> Option<Value> {
+fn fake_frontend(url: &str, software_type: &str, parameters: &Value, headers: &HeaderMap) -> Option<FakeFrontend> {
     let parameter = |key: &str| {
         parameters.dict_get(key).filter(|v| truthy(v)).map(|v| match v {
             Value::String(s) => s.clone(),
@@ -233,10 +307,10 @@ fn fake_frontend(url: &str, software_type: &str, parameters: &Value, headers: &H
             let netloc = SplitUrl::parse(&target).netloc;
             (target.clone(), netloc)
         };
-        return Some(render::fake_frontend(
-            &format!("Fake frontend for {target}"),
-            vec![("secure_access".into(), Value::String(secure_access)), ("domain".into(), Value::String(domain))],
-        ));
+        return Some(FakeFrontend {
+            partition_id: format!("Fake frontend for {target}"),
+            connection: vec![("secure_access".into(), Value::String(secure_access)), ("domain".into(), Value::String(domain))],
+        });
     }
     if url == KVM_FRONTEND_URL && software_type == "frontend" {
         let mut host = parameter("host")?;
@@ -245,15 +319,15 @@ fn fake_frontend(url: &str, software_type: &str, parameters: &Value, headers: &H
             host = format!("[{host}]");
         }
         let target = format!("https://{host}:{port}/");
-        return Some(render::fake_frontend(
-            &format!("Fake KVM VNC frontend for {target}"),
-            vec![
+        return Some(FakeFrontend {
+            partition_id: format!("Fake KVM VNC frontend for {target}"),
+            connection: vec![
                 ("url".into(), Value::String(target.clone())),
                 ("domainname".into(), Value::String(host)),
                 ("port".into(), Value::String(port)),
                 ("path".into(), Value::str("/")),
             ],
-        ));
+        });
     }
     None
 }

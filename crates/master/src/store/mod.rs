@@ -11,6 +11,7 @@
 
 pub mod computer;
 pub mod instance;
+pub mod lookup;
 mod local_root;
 mod migrations;
 mod rows;

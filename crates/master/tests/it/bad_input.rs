@@ -78,3 +78,19 @@ async fn status_lines_use_werkzeug_reason_phrases() {
     let reason = response.extensions().get::<ReasonPhrase>().map(|r| r.as_bytes().to_vec());
     assert_eq!(reason.as_deref(), Some(&b"BAD REQUEST"[..]));
 }
+
+#[tokio::test]
+async fn a_partition_cannot_name_another_partition_in_its_form() {
+    let master = Master::sqlite().await;
+    master.format("computer", 2).await;
+    Order::new("a").ok(&master).await;
+    Order::new("b").ok(&master).await;
+    let xml = proto::marshal::encode(&proto::Value::dict_from([("url", proto::Value::str("http://evil/"))]));
+    let form = [("computer_id", "computer"), ("computer_partition_id", "slappart1"), ("connection_xml", xml.as_str())];
+    let header = "X-SlapPartition computer_id=computer, computer_partition_id=slappart0";
+    let (status, body) = master.post_with("/setComputerPartitionConnectionXml", &form, Some(header)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("(computer / slappart0)") && body.contains("(computer / slappart1)"), "{body}");
+    let answer = Order::new("b").ok(&master).await;
+    assert_eq!(attr(&answer, "_connection_dict"), &proto::Value::Dict(Vec::new()), "nothing was published");
+}

@@ -4,6 +4,8 @@
 
 mod bad_input;
 mod concurrency;
+mod hateoas;
+mod jsonrpc;
 mod lifecycle;
 mod local_root;
 mod request;
