@@ -39,6 +39,9 @@ pub(crate) struct RegisterArgs {
     /// Number of partitions to create.
     #[arg(long, default_value_t = 10)]
     partition_number: usize,
+    /// Network the node belongs to, for SLAs with `network_guid` or `mode=unique_by_network`.
+    #[arg(long)]
+    network: Option<String>,
     /// Network interface the partitions' addresses will live on.
     #[arg(long, default_value = "lo")]
     interface_name: String,
@@ -148,12 +151,16 @@ fn description(args: &RegisterArgs) -> Value {
             ])
         })
         .collect();
-    Value::dict_from([
+    let mut description = vec![
         ("reference", Value::str(&args.computer_id)),
         ("address", Value::str("")),
         ("netmask", Value::str("")),
         ("partition_list", Value::List(partitions)),
-    ])
+    ];
+    if let Some(network) = &args.network {
+        description.push(("network", Value::str(network)));
+    }
+    Value::dict_from(description)
 }
 
 fn config_text(args: &RegisterArgs, master_url: &MasterUrl) -> String {

@@ -128,6 +128,9 @@ fn formatted_computer(description: &Value) -> Result<FormattedComputer, ApiError
         reference,
         address: optional_string(description, "address"),
         netmask: optional_string(description, "netmask"),
+        // Ours: `slapos node register --network` sends it; the Python
+        // node's format never does, and then the network is kept.
+        network: optional_string(description, "network").filter(|n| !n.is_empty()),
         slots,
     })
 }

@@ -13,7 +13,7 @@ use super::classic::{marshalled, unmarshal_field};
 use super::error::ApiError;
 use super::form::{Fields, SlapForm};
 use super::{now, render, AppState};
-use crate::store::{computer, instance, shared, InstanceRequest, SharedRequest, StoreError};
+use crate::store::{computer, instance, shared, InstanceRequest, Placement, SharedRequest, StoreError};
 
 const APACHE_FRONTEND_URL: &str =
     "http://git.erp5.org/gitweb/slapos.git/blob_plain/HEAD:/software/apache-frontend/software.cfg";
@@ -265,7 +265,7 @@ pub(super) async fn place_order<T>(
             software_type: order.software_type.clone(),
             title: order.title.clone(),
             parameter_xml: order.parameter_xml.clone(),
-            computer,
+            placement: Placement::from_sla(&order.sla, &app.config.computer_id),
             requested_state: order.state.clone(),
             requested_by: who.requested_by.clone(),
             requester_id: who.requester_id.clone(),

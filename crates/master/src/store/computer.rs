@@ -24,6 +24,9 @@ pub struct FormattedComputer {
     pub address: Option<String>,
     /// Its netmask, if sent.
     pub netmask: Option<String>,
+    /// Its network; `None` keeps the one it has (the real node's format
+    /// never sends one: it is set at registration).
+    pub network: Option<String>,
     /// Its slots, in order.
     pub slots: Vec<FormattedSlot>,
 }
@@ -40,19 +43,23 @@ pub async fn format(tx: &mut WriteTx, computer: &FormattedComputer) -> Result<()
         .fetch_optional(&mut **tx)
         .await?;
     if exists.is_some() {
-        sqlx::query("UPDATE computer SET address = $1, netmask = $2 WHERE reference = $3")
+        sqlx::query("UPDATE computer SET address = $1, netmask = $2, network = COALESCE($3, network) WHERE reference = $4")
             .bind(&computer.address)
             .bind(&computer.netmask)
+            .bind(&computer.network)
             .bind(&computer.reference)
             .execute(&mut **tx)
             .await?;
     } else {
         let position = next_position(tx, "computer").await?;
-        sqlx::query("INSERT INTO computer (reference, address, netmask, position) VALUES ($1, $2, $3, $4)")
-            .bind(&computer.reference)
-            .bind(&computer.address)
-            .bind(&computer.netmask)
-            .bind(position)
+        sqlx::query(
+            "INSERT INTO computer (reference, address, netmask, network, position) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&computer.reference)
+        .bind(&computer.address)
+        .bind(&computer.netmask)
+        .bind(&computer.network)
+        .bind(position)
             .execute(&mut **tx)
             .await?;
     }
@@ -121,7 +128,7 @@ pub async fn format(tx: &mut WriteTx, computer: &FormattedComputer) -> Result<()
 /// # Errors
 /// SQL errors.
 pub async fn computer(conn: &mut AnyConnection, reference: &str) -> Result<Option<ComputerRow>, StoreError> {
-    let row = sqlx::query("SELECT reference, address, netmask FROM computer WHERE reference = $1")
+    let row = sqlx::query("SELECT reference, address, netmask, network FROM computer WHERE reference = $1")
         .bind(reference)
         .fetch_optional(conn)
         .await?;
@@ -133,7 +140,7 @@ pub async fn computer(conn: &mut AnyConnection, reference: &str) -> Result<Optio
 /// # Errors
 /// SQL errors.
 pub async fn computers(conn: &mut AnyConnection) -> Result<Vec<ComputerRow>, StoreError> {
-    let found = sqlx::query("SELECT reference, address, netmask FROM computer ORDER BY position")
+    let found = sqlx::query("SELECT reference, address, netmask, network FROM computer ORDER BY position")
         .fetch_all(conn)
         .await?;
     found.iter().map(rows::computer).collect()

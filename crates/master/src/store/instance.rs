@@ -19,8 +19,8 @@ pub struct InstanceRequest {
     pub title: String,
     /// Parameters, already serialised as instance XML.
     pub parameter_xml: String,
-    /// Computer to allocate on (SLA `computer_guid` or the default one).
-    pub computer: String,
+    /// Where a new instance may go.
+    pub placement: super::placement::Placement,
     /// Requested state; `None` keeps the stored one.
     pub requested_state: Option<String>,
     /// Root title of the requester's tree (`''` for a user).
@@ -138,7 +138,8 @@ pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> R
             current
         }
         None => {
-            let free = first_free_slot(tx, &request.computer)
+            let tree_root = if request.requested_by.is_empty() { &request.title } else { &request.requested_by };
+            let free = super::placement::first_free_slot(tx, &request.placement, tree_root)
                 .await?
                 .ok_or_else(|| Refusal::NoFreePartition { title: request.title.clone() })?;
             sqlx::query(
@@ -185,15 +186,6 @@ pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> R
         .ok_or_else(|| StoreError::Corrupted { table: "partition_slot", detail: "slot vanished".into() })?;
     let addresses = addresses(tx, &slot.computer_reference, &slot.reference).await?;
     Ok(RequestOutcome { slot, addresses, answered_state: requested_state.unwrap_or_else(|| "started".into()) })
-}
-
-async fn first_free_slot(tx: &mut WriteTx, computer: &str) -> Result<Option<SlotRow>, StoreError> {
-    let sql = format!(
-        "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE busy = 0 AND computer_reference = $1 \
-         ORDER BY position LIMIT 1"
-    );
-    let found = sqlx::query(&sql).bind(computer).fetch_optional(&mut **tx).await?;
-    found.as_ref().map(rows::slot).transpose()
 }
 
 /// What `destroyedComputerPartition` did.

@@ -8,6 +8,7 @@ use super::{Store, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_config_and_indexes.sql"),
+    include_str!("../../migrations/0003_computer_network.sql"),
 ];
 
 /// Applies the migrations the database lacks.

@@ -14,12 +14,14 @@ pub mod instance;
 pub mod lookup;
 mod local_root;
 mod migrations;
+pub mod placement;
 mod rows;
 pub mod shared;
 pub mod software;
 
 pub use instance::{DestroyOutcome, InstanceRequest, InstanceTreeRoots, Refusal, RequestOutcome};
 pub use rows::{AddressRow, ComputerRow, SharedRow, SlotRow, SoftwareRow};
+pub use placement::Placement;
 pub use shared::{SharedOutcome, SharedRequest};
 
 use std::sync::Arc;

@@ -15,6 +15,8 @@ pub struct ComputerRow {
     pub address: Option<String>,
     /// Netmask sent by format, if any.
     pub netmask: Option<String>,
+    /// The network it belongs to, if any (SLA `network_guid`).
+    pub network: Option<String>,
 }
 
 /// A software installation: a release a computer must supply or remove.
@@ -150,6 +152,7 @@ pub(super) fn computer(row: &AnyRow) -> Result<ComputerRow, StoreError> {
         reference: row.try_get("reference")?,
         address: row.try_get("address")?,
         netmask: row.try_get("netmask")?,
+        network: row.try_get("network")?,
     })
 }
 

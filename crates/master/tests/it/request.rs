@@ -126,3 +126,37 @@ async fn supply(master: Master) {
     assert_eq!(attr(&computer, "_software_release_list").as_seq().map(<[Value]>::len), Some(1));
 }
 on_both_engines!(supply_and_remove_software, supply);
+
+async fn network_placement(master: Master) {
+    master.format_in("COMP-A", 2, Some("net-1")).await;
+    master.format_in("COMP-B", 2, Some("net-2")).await;
+    let in_net2 = Value::dict_from([("network_guid", Value::str("net-2"))]);
+    let answer = Order::new("db").sla(in_net2).ok(&master).await;
+    assert_eq!(attr_str(&answer, "slap_computer_id"), "COMP-B");
+    let unknown = Value::dict_from([("network_guid", Value::str("net-9"))]);
+    let (status, _, body) = Order::new("lost").sla(unknown).send(&master).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // A re-format by a node that does not know networks keeps the network.
+    master.format("COMP-B", 2).await;
+    let again = Order::new("db2").sla(Value::dict_from([("network_guid", Value::str("net-2"))])).ok(&master).await;
+    assert_eq!(attr_str(&again, "slap_computer_id"), "COMP-B");
+}
+on_both_engines!(sla_network_guid_picks_a_node_of_that_network, network_placement);
+
+async fn unique_by_network(master: Master) {
+    master.format_in("COMP-A", 2, Some("net-1")).await;
+    master.format_in("COMP-B", 2, Some("net-1")).await;
+    master.format_in("COMP-C", 2, Some("net-2")).await;
+    master.format("COMP-D", 2).await;
+    let root = Order::new("root").sla(Value::dict_from([("computer_guid", Value::str("COMP-A"))])).ok(&master).await;
+    let root_slot = attr_str(&root, "slap_computer_partition_id").to_owned();
+    let unique = Value::dict_from([("mode", Value::str("unique_by_network"))]);
+    let replica = Order::new("replica-1").by("COMP-A", &root_slot).sla(unique.clone()).ok(&master).await;
+    assert_eq!(attr_str(&replica, "slap_computer_id"), "COMP-C", "net-1 already holds the tree");
+    let (status, _, body) = Order::new("replica-2").by("COMP-A", &root_slot).sla(unique.clone()).send(&master).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "both networks hold the tree, COMP-D has none: {body}");
+    // Another tree is free to use net-1 again.
+    let other = Order::new("other").sla(unique).ok(&master).await;
+    assert_eq!(attr_str(&other, "slap_computer_id"), "COMP-A");
+}
+on_both_engines!(sla_unique_by_network_spreads_a_tree_over_networks, unique_by_network);

@@ -115,6 +115,11 @@ impl Master {
 
     /// Formats `computer` with `count` slots `slappart0…`, two addresses each.
     pub async fn format(&self, computer: &str, count: usize) {
+        self.format_in(computer, count, None).await;
+    }
+
+    /// Formats `computer` as [`Master::format`] does, in `network` if given.
+    pub async fn format_in(&self, computer: &str, count: usize, network: Option<&str>) {
         let partitions: Vec<Value> = (0..count)
             .map(|i| {
                 Value::dict_from([
@@ -136,12 +141,16 @@ impl Master {
                 ])
             })
             .collect();
-        let description = Value::dict_from([
+        let mut description = vec![
             ("reference", Value::str(computer)),
             ("address", Value::str("127.0.0.1")),
             ("netmask", Value::str("255.255.255.0")),
             ("partition_list", Value::List(partitions)),
-        ]);
+        ];
+        if let Some(network) = network {
+            description.push(("network", Value::str(network)));
+        }
+        let description = Value::dict_from(description);
         let xml = proto::marshal::encode(&description);
         let (status, body) = self.post("/loadComputerConfigurationFromXML", &[("xml", &xml), ("computer_id", computer)]).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "done"));

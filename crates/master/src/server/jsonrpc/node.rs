@@ -270,7 +270,7 @@ pub(super) async fn format(State(app): State<AppState>, Call(request): Call<Form
             None => slots.push(FormattedSlot { reference: partition.partition_id, addresses: addresses.collect() }),
         }
     }
-    let formatted = FormattedComputer { reference: request.computer_guid, address: None, netmask: None, slots };
+    let formatted = FormattedComputer { reference: request.computer_guid, address: None, netmask: None, network: None, slots };
     let (mut tx, _guard) = app.store.begin_write().await?;
     computer::format(&mut tx, &formatted).await?;
     tx.commit().await?;
