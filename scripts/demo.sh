@@ -58,5 +58,8 @@ echo "== supply $software to COMP-DEMO"
 echo "== request an instance of it"
 "$slapos" request my-hello "$software" --parameters name=world
 
-echo "== the compute node's view"
+echo "== the service as its owner sees it"
+"$slapos" service info my-hello
+
+echo "== the compute node"
 "$slapos" computer info COMP-DEMO
