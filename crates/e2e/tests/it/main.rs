@@ -2,5 +2,6 @@
 #![allow(unreachable_pub)]
 
 mod process;
+mod proxy_lifecycle;
 mod tidy;
 mod two_masters;

@@ -19,7 +19,7 @@ fn allowed_edges() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("ca", &["proto"][..]),
         ("client", &["proto"][..]),
         ("cache", &["proto"][..]),
-        ("master", &["proto"][..]),
+        ("master", &["proto", "client"][..]),
         ("node", &["proto", "client", "profile"][..]),
         ("net", &["proto"][..]),
         ("collect", &["proto"][..]),
