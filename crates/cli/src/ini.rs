@@ -98,6 +98,11 @@ impl Ini {
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
         self.sections.get(section)?.get(&key.to_lowercase()).map(String::as_str)
     }
+
+    /// Every section name, sorted.
+    pub fn sections(&self) -> impl Iterator<Item = &str> {
+        self.sections.keys().map(String::as_str)
+    }
 }
 
 #[cfg(test)]

@@ -217,6 +217,17 @@ impl SlapClient {
         self.post_text("destroyedComputerPartition", &form, Some(partition)).await
     }
 
+    /// `GET getRunId`: the random id of the master process answering, by
+    /// which a master recognises itself behind any of its URLs.
+    ///
+    /// # Errors
+    /// Transport and status errors (the real ERP5 master has no run id).
+    pub async fn run_id(&self) -> Result<String, ClientError> {
+        let url = self.config.master_url.endpoint("getRunId")?;
+        let body = self.send(self.http.get(url.clone()), &url).await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// `GET getSoftwareReleaseListFromSoftwareProduct`: the release URLs of
     /// software product `product` (for `product.NAME` URLs), best first.
     ///

@@ -14,6 +14,6 @@ mod local_root;
 pub mod server;
 pub mod store;
 
-pub use config::MasterConfig;
+pub use config::{MasterConfig, Multimaster};
 pub use server::{app, serve, AppState};
 pub use store::Store;

@@ -1,13 +1,14 @@
 //! `slapos proxy start --cfg slapos.cfg` and `slapos master serve`: the
 //! master with its embedded store, configured as the Python slapproxy is
 //! (`[slapos] computer_id`, `[slapproxy] host port database_uri
-//! software_product_list`), stopped cleanly by SIGTERM or Ctrl-C.
+//! software_product_list`, `[multimaster/<url>] key cert computer partition
+//! software_release_list`), stopped cleanly by SIGTERM or Ctrl-C.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use master::{AppState, MasterConfig, Store};
+use master::{AppState, MasterConfig, Multimaster, Store};
 
 use crate::ini::Ini;
 use crate::output::{self, Output};
@@ -86,11 +87,53 @@ fn settings(args: &Args) -> anyhow::Result<Settings> {
     }
     let mut config = MasterConfig::new(computer_id);
     config.software_products = software_products;
+    config.multimasters = multimasters(&ini)?;
     config.body_limit_bytes = args.body_limit_bytes;
     let local_software_release_root = from_file("slapproxy", "local_software_release_root")
         .or_else(|| from_file("slapos", "local_software_release_root"))
         .unwrap_or_else(|| "/".to_owned());
     Ok(Settings { listen, database_uri, config, local_software_release_root })
+}
+
+/// The `[multimaster/<url>]` sections: other masters requests may be
+/// forwarded to, keyed by the URL as written. A software release listed in
+/// several sections goes to the first by URL (the proxy: by file order).
+fn multimasters(ini: &Ini) -> anyhow::Result<BTreeMap<String, Multimaster>> {
+    let mut found: BTreeMap<String, Multimaster> = BTreeMap::new();
+    for section in ini.sections().filter(|name| name.starts_with("multimaster/")) {
+        let url = &section["multimaster/".len()..];
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("http" | "https")) {
+            bail!("{}: [{section}]: the master URL must start with http:// or https://", ini.path.display());
+        }
+        let value = |key: &str| ini.get(section, key).filter(|v| !v.is_empty()).map(str::to_owned);
+        let software_releases: Vec<String> = value("software_release_list")
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for release in &software_releases {
+            if let Some((other, _)) = found.iter().find(|(_, m)| m.software_releases.contains(release)) {
+                tracing::warn!(
+                    software_url = %release,
+                    first = %other,
+                    second = %url,
+                    "software release listed by two multimaster sections, the first is used"
+                );
+            }
+        }
+        let multimaster = Multimaster {
+            key_file: value("key").map(PathBuf::from),
+            cert_file: value("cert").map(PathBuf::from),
+            computer_id: value("computer"),
+            partition_id: value("partition"),
+            software_releases,
+        };
+        found.insert(url.to_owned(), multimaster);
+    }
+    Ok(found)
 }
 
 /// Runs the master until SIGTERM or Ctrl-C.
@@ -136,5 +179,31 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = terminate => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multimaster_sections_are_read_as_the_proxy_reads_them() {
+        let text = "[slapos]\ncomputer_id = computer\n\
+                    [multimaster/https://slap.example.com]\nkey = /k\ncert = /c\ncomputer = COMP-12345\npartition = slappart1\n\
+                    software_release_list =\n  https://example.com/software.cfg\n  /some/local/path\n\
+                    [multimaster/http://127.0.0.1:8281/]\nsoftware_release_list = http://sr/x.cfg\n";
+        let ini = Ini::parse(std::path::Path::new("slapos.cfg"), text).expect("valid");
+        let found = multimasters(&ini).expect("valid sections");
+        let https = &found["https://slap.example.com"];
+        assert_eq!(https.software_releases, ["https://example.com/software.cfg", "/some/local/path"]);
+        assert_eq!((https.computer_id.as_deref(), https.partition_id.as_deref()), (Some("COMP-12345"), Some("slappart1")));
+        assert_eq!(https.key_file.as_deref(), Some(std::path::Path::new("/k")));
+        let http = &found["http://127.0.0.1:8281/"];
+        assert_eq!(http.software_releases, ["http://sr/x.cfg"]);
+        assert_eq!((http.key_file.as_ref(), http.computer_id.as_ref()), (None, None));
+
+        let bad = Ini::parse(std::path::Path::new("slapos.cfg"), "[multimaster/ftp://x]\n").expect("valid syntax");
+        let error = multimasters(&bad).expect_err("not http");
+        assert!(error.to_string().contains("[multimaster/ftp://x]"), "{error}");
     }
 }

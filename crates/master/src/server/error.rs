@@ -1,7 +1,9 @@
 //! The one error type of the HTTP server and its mapping to statuses, in
 //! one place. Statuses are those the real SlapOS clients expect
 //! (`shared/spec/slap-protocol.md` §1): 404 for unknown things and for
-//! allocation failures, 400 for malformed input, never 500 for bad input.
+//! allocation failures, 400 for malformed input, never 500 for bad input;
+//! for an order forwarded to another master (§7.9), 408 when it is not
+//! ready there, 502 when that master fails it, 523 when it is unreachable.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -26,6 +28,18 @@ pub enum ApiError {
     /// Well-formed but refused for the current state of the store.
     #[error("{0}")]
     Conflict(String),
+    /// A forwarded request the other master accepted but has not allocated
+    /// yet (it answered 408): ask again later.
+    #[error("{0}")]
+    NotReady(String),
+    /// The master a request was forwarded to answered with an error, or
+    /// with something that is not an instance.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The master a request was forwarded to cannot be reached: 523, as
+    /// the proxy's `HTTPConnectionError`.
+    #[error("{0}")]
+    Unreachable(String),
     /// The store failed; the detail is logged, not sent.
     #[error("internal error")]
     Store(#[source] StoreError),
@@ -50,6 +64,10 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The proxy's status for an unreachable forward target (Cloudflare's
+/// "origin is unreachable"), which werkzeug does not know.
+pub(super) const STATUS_UNREACHABLE: u16 = 523;
+
 /// The status line werkzeug would send: its reason phrases are upper case,
 /// and a test of the real client greps `400 Client Error: BAD REQUEST`.
 pub(super) fn status_response(status: StatusCode, body: String) -> Response {
@@ -72,8 +90,16 @@ fn upper_reason(status: StatusCode) -> Option<&'static [u8]> {
         413 => b"REQUEST ENTITY TOO LARGE",
         415 => b"UNSUPPORTED MEDIA TYPE",
         500 => b"INTERNAL SERVER ERROR",
+        502 => b"BAD GATEWAY",
+        // werkzeug's name for a code it does not know.
+        STATUS_UNREACHABLE => b"UNKNOWN",
         _ => return None,
     })
+}
+
+/// The 523 status.
+pub(super) fn unreachable_status() -> StatusCode {
+    StatusCode::from_u16(STATUS_UNREACHABLE).expect("523 is within 100..=999")
 }
 
 impl IntoResponse for ApiError {
@@ -84,6 +110,9 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotReady(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unreachable(_) => unreachable_status(),
             ApiError::Store(error) => {
                 tracing::error!(error = %error, "store failed");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -6,6 +6,7 @@
 mod classic;
 mod error;
 mod form;
+mod forward;
 mod hateoas;
 mod jsonrpc;
 mod render;

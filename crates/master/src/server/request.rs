@@ -122,20 +122,6 @@ pub(super) async fn requester(conn: &mut AnyConnection, headers: &HeaderMap, fie
     Ok(Requester { requested_by, requester_id })
 }
 
-/// Refuses an SLA `master_url` naming another master: this master forwards
-/// to none (no `[multimaster/…]` support), as the proxy refuses unlisted ones.
-fn check_master_url(sla: &Sla, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(url) = sla.master_url.as_deref().filter(|u| !u.is_empty()) else {
-        return Ok(());
-    };
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let local = [format!("http://{host}"), format!("https://{host}")];
-    if local.iter().any(|l| url.trim_end_matches('/') == l) {
-        return Ok(());
-    }
-    Err(ApiError::NotFound(format!("External SlapOS Master URL {url} is not listed in multimaster list.")))
-}
-
 /// An order for an instance or a shared instance, validated, whichever API
 /// it came from: the classic form and the JSON API place orders alike.
 #[derive(Debug, Clone)]
@@ -165,6 +151,8 @@ pub(super) enum Placed {
     FakeFrontend(FakeFrontend),
     /// An instance allocated or updated (its slot names its tree).
     Instance(instance::RequestOutcome),
+    /// Forwarded to another master (§7.9, `forward.rs`).
+    Forwarded(super::forward::Forwarded),
     /// A shared instance hosted or updated.
     Shared {
         /// The store's outcome.
@@ -204,6 +192,7 @@ pub(super) async fn request_partition(
     let order = Order { software_release, software_type, title, state, parameters, parameter_xml, sla, shared };
     let answer = place_order(&app, &headers, &fields, &order, |placed| match placed {
         Placed::FakeFrontend(fake) => Ok(render::fake_frontend(&fake.partition_id, fake.connection.clone())),
+        Placed::Forwarded(forwarded) => Ok(forwarded.to_value()),
         Placed::Instance(outcome) => render::requested_instance(&outcome.slot, &outcome.addresses, &outcome.answered_state),
         Placed::Shared { outcome, .. } => {
             render::requested_shared(&outcome.host, &outcome.addresses, &outcome.shared, &order.parameter_xml)
@@ -213,14 +202,16 @@ pub(super) async fn request_partition(
     Ok(marshalled(&answer))
 }
 
-/// Places an order (§7): fakes the well-known frontends, else resolves the
+/// Places an order (§7): forwards it to another master if it must be
+/// (§7.9), fakes the well-known frontends, else resolves the
 /// requester and requests the instance or shared instance in one write
 /// transaction. `render` builds the answer before the transaction commits,
 /// so an answer that cannot be rendered leaves the store untouched.
 ///
 /// # Errors
-/// A bad `Authorization` header, an unlisted `master_url`, no free slot or
-/// no host (as [`ApiError`]), store failures, and whatever `render` returns.
+/// A bad `Authorization` header, an unlisted `master_url`, a failed
+/// forward, no free slot or no host (as [`ApiError`]), store failures, and
+/// whatever `render` returns.
 pub(super) async fn place_order<T>(
     app: &AppState,
     headers: &HeaderMap,
@@ -228,9 +219,11 @@ pub(super) async fn place_order<T>(
     order: &Order,
     render: impl FnOnce(&Placed) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
+    if let Some(forwarded) = super::forward::forward_if_needed(app, headers, fields, order).await? {
+        return render(&Placed::Forwarded(forwarded));
+    }
     let computer = order.sla.computer_guid.clone().unwrap_or_else(|| app.config.computer_id.clone());
     if order.shared {
-        check_master_url(&order.sla, headers)?;
         if let Some(fake) = fake_frontend(&order.software_release, &order.software_type, &order.parameters, headers) {
             return render(&Placed::FakeFrontend(fake));
         }
@@ -257,9 +250,6 @@ pub(super) async fn place_order<T>(
         };
         Placed::Shared { outcome: shared::request(&mut tx, &request, now()).await?, requester: who }
     } else {
-        if instance::instance(&mut tx, &order.title, &who.requested_by).await?.is_none() {
-            check_master_url(&order.sla, headers)?;
-        }
         let request = InstanceRequest {
             software_release: order.software_release.clone(),
             software_type: order.software_type.clone(),

@@ -10,6 +10,7 @@
 //! SQLite's busy-wait is never the scheduler. Reads need no lock.
 
 pub mod computer;
+pub mod forwarded;
 pub mod instance;
 pub mod lookup;
 mod local_root;
@@ -19,6 +20,7 @@ mod rows;
 pub mod shared;
 pub mod software;
 
+pub use forwarded::ForwardedRequest;
 pub use instance::{DestroyOutcome, InstanceRequest, InstanceTreeRoots, Refusal, RequestOutcome};
 pub use rows::{AddressRow, ComputerRow, SharedRow, SlotRow, SoftwareRow};
 pub use placement::Placement;

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod concurrency;
+mod forward;
 mod hateoas;
 mod jsonrpc;
 mod lifecycle;

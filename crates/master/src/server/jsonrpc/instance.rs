@@ -14,6 +14,7 @@ use super::document::{
 };
 use super::{check_max_length, present, reply, success, Answer, Call, Checked, JsonError};
 use crate::server::form::Fields;
+use crate::server::forward::Forwarded;
 use crate::server::request::{self, FakeFrontend, Order, Placed};
 use crate::server::{now, AppState};
 use crate::store::{computer, instance, lookup, shared, DestroyOutcome, SharedOutcome, SharedRow, SlotRow, StoreError};
@@ -182,6 +183,9 @@ pub(super) async fn request(State(app): State<AppState>, headers: HeaderMap, Cal
     let answer = request::place_order(&app, &headers, &no_form, &placed_order, |placed| {
         Ok(match placed {
             Placed::FakeFrontend(fake) => fake_document(&placed_order, &asking.requested_by, fake, &parameters_json),
+            Placed::Forwarded(forwarded) => {
+                forwarded_document(&placed_order, &asking.requested_by, forwarded, &parameters_json)
+            }
             Placed::Instance(outcome) => instance_document(&outcome.slot, &outcome.addresses, &outcome.answered_state)?,
             Placed::Shared { outcome, requester } => {
                 requested_shared_document(&placed_order, &requester.requested_by, outcome)?
@@ -197,6 +201,35 @@ pub(super) async fn request(State(app): State<AppState>, headers: HeaderMap, Cal
 fn fake_document(order: &Order, requested_by: &str, fake: &FakeFrontend, parameters: &serde_json::Value) -> serde_json::Value {
     let connection: Map<String, serde_json::Value> =
         fake.connection.iter().map(|(k, v)| (k.clone(), super::document::json_of(v))).collect();
+    relayed_document(order, requested_by, parameters, serde_json::Value::Object(connection), "", &fake.partition_id)
+}
+
+/// The answer for a request forwarded to another master, as the proxy
+/// builds it from the `ComputerPartition` it got: the order as sent, the
+/// remote connection parameters and ids, no address.
+fn forwarded_document(
+    order: &Order,
+    requested_by: &str,
+    forwarded: &Forwarded,
+    parameters: &serde_json::Value,
+) -> serde_json::Value {
+    let connection = forwarded.attribute("_connection_dict").map_or_else(|| json!({}), super::document::json_of);
+    let text = |key: &str| forwarded.attribute(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let (computer_id, partition_id) = (text("_computer_id"), text("_partition_id"));
+    relayed_document(order, requested_by, parameters, connection, &computer_id, &partition_id)
+}
+
+/// An instance document this master did not allocate (a fake frontend, a
+/// forwarded request): what was ordered, the given connection parameters
+/// and ids.
+fn relayed_document(
+    order: &Order,
+    requested_by: &str,
+    parameters: &serde_json::Value,
+    connection: serde_json::Value,
+    computer_id: &str,
+    partition_id: &str,
+) -> serde_json::Value {
     json!({
         "title": order.title,
         "instance_guid": InstanceGuid::new(&order.title, requested_by, order.shared).to_string(),
@@ -210,8 +243,8 @@ fn fake_document(order: &Order, requested_by: &str, fake: &FakeFrontend, paramet
         "ip_list": [],
         "full_ip_list": [],
         "sla_parameters": {},
-        "computer_guid": "",
-        "compute_partition_id": fake.partition_id,
+        "computer_guid": computer_id,
+        "compute_partition_id": partition_id,
         "processing_timestamp": 0,
         "access_status_message": "",
     })

@@ -118,6 +118,9 @@ impl From<ApiError> for JsonError {
             ApiError::NotFound(title) | ApiError::Forbidden(title) => JsonError::forbidden(title),
             ApiError::TooLarge(title) => JsonError::new(StatusCode::PAYLOAD_TOO_LARGE, title),
             ApiError::Conflict(title) => JsonError::new(StatusCode::CONFLICT, title),
+            ApiError::NotReady(title) => JsonError::new(StatusCode::REQUEST_TIMEOUT, title),
+            ApiError::BadGateway(title) => JsonError::new(StatusCode::BAD_GATEWAY, title),
+            ApiError::Unreachable(title) => JsonError::new(super::error::unreachable_status(), title),
             ApiError::Store(error) => {
                 tracing::error!(error = %error, "store failed");
                 JsonError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
