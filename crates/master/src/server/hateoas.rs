@@ -67,7 +67,7 @@ fn prefix(headers: &HeaderMap) -> String {
 /// What werkzeug leaves unquoted in a path segment it builds (its
 /// `safe="!$&'()*+,:;=@"` plus `_.-~`); `/` is quoted too, so that a title
 /// holding one still names one segment.
-const SEGMENT_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+pub(super) const SEGMENT_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'!')
     .remove(b'$')
     .remove(b'&')
@@ -86,9 +86,13 @@ const SEGMENT_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'~');
 
+/// What werkzeug's `url_for` leaves unquoted in a path (the fake frontend's
+/// `http_proxy` URL): a segment's safe set plus `/`.
+pub(super) const PATH_SAFE: &AsciiSet = &SEGMENT_SAFE.remove(b'/');
+
 /// What may stay as is in a `Location` (werkzeug's `iri_to_uri`): other
 /// bytes, non-ASCII included, are percent-encoded.
-const LOCATION_SAFE: &AsciiSet = &SEGMENT_SAFE.remove(b'/').remove(b'%').remove(b'?').remove(b'#').remove(b'[').remove(b']');
+const LOCATION_SAFE: &AsciiSet = &PATH_SAFE.remove(b'%').remove(b'?').remove(b'#').remove(b'[').remove(b']');
 
 /// The relative URL of a document, e.g. `/hateoas/partitions/my%20db`.
 fn relative_url(headers: &HeaderMap, kind: &str, name: &str) -> String {

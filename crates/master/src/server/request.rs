@@ -20,28 +20,6 @@ const APACHE_FRONTEND_URL: &str =
 const KVM_FRONTEND_URL: &str =
     "http://git.erp5.org/gitweb/slapos.git/blob_plain/refs/tags/slapos-0.92:/software/kvm/software.cfg";
 
-/// What werkzeug's `url_for` escapes in a path segment: everything but the
-/// unreserved characters and `!$&'()*+,/:;=@`.
-const URL_PATH_QUOTED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b'/')
-    .remove(b':')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b'@');
-
 /// Who asks: a user, or the instance of a slot.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Requester {
@@ -282,7 +260,7 @@ fn fake_frontend(url: &str, software_type: &str, parameters: &Value, headers: &H
         let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         let (secure_access, domain) = if https {
             let parsed = SplitUrl::parse(&target);
-            let netloc = percent_encoding::utf8_percent_encode(&parsed.netloc, URL_PATH_QUOTED).to_string();
+            let netloc = percent_encoding::utf8_percent_encode(&parsed.netloc, super::hateoas::PATH_SAFE).to_string();
             let mut access = format!("https://{host}/http_proxy/{}/{netloc}{}", parsed.scheme, parsed.path);
             if !parsed.query.is_empty() {
                 access.push('?');
