@@ -190,6 +190,20 @@ pub(super) async fn request_partition(
 /// A bad `Authorization` header, an unlisted `master_url`, a failed
 /// forward, no free slot or no host (as [`ApiError`]), store failures, and
 /// whatever `render` returns.
+/// The store's view of an order for a (non-shared) instance.
+fn instance_request(app: &AppState, order: &Order, who: &Requester) -> InstanceRequest {
+    InstanceRequest {
+        software_release: order.software_release.clone(),
+        software_type: order.software_type.clone(),
+        title: order.title.clone(),
+        parameter_xml: order.parameter_xml.clone(),
+        placement: Placement::from_sla(&order.sla, &app.config.computer_id),
+        requested_state: order.state.clone(),
+        requested_by: who.requested_by.clone(),
+        requester_id: who.requester_id.clone(),
+    }
+}
+
 pub(super) async fn place_order<T>(
     app: &AppState,
     headers: &HeaderMap,
@@ -204,6 +218,15 @@ pub(super) async fn place_order<T>(
     if order.shared {
         if let Some(fake) = fake_frontend(&order.software_release, &order.software_type, &order.parameters, headers) {
             return render(&Placed::FakeFrontend(fake));
+        }
+    }
+    if !order.shared {
+        // Most requests change nothing (instances re-request their children
+        // on every run): answer those from a read, without the write lock.
+        let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+        let who = requester(&mut conn, headers, fields).await?;
+        if let Some(outcome) = instance::unchanged(&mut conn, &instance_request(app, order, &who)).await? {
+            return render(&Placed::Instance(outcome));
         }
     }
     let (mut tx, _guard) = app.store.begin_write().await?;
@@ -228,17 +251,7 @@ pub(super) async fn place_order<T>(
         };
         Placed::Shared { outcome: shared::request(&mut tx, &request, now()).await?, requester: who }
     } else {
-        let request = InstanceRequest {
-            software_release: order.software_release.clone(),
-            software_type: order.software_type.clone(),
-            title: order.title.clone(),
-            parameter_xml: order.parameter_xml.clone(),
-            placement: Placement::from_sla(&order.sla, &app.config.computer_id),
-            requested_state: order.state.clone(),
-            requested_by: who.requested_by.clone(),
-            requester_id: who.requester_id.clone(),
-        };
-        Placed::Instance(instance::request(&mut tx, &request, now()).await?)
+        Placed::Instance(instance::request(&mut tx, &instance_request(app, order, &who), now()).await?)
     };
     let answer = render(&placed)?;
     tx.commit().await.map_err(StoreError::from)?;

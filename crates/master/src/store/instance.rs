@@ -120,22 +120,13 @@ pub async fn tree(conn: &mut AnyConnection, root: &str) -> Result<Vec<SlotRow>, 
 /// # Errors
 /// [`Refusal::NoFreePartition`] as [`StoreError::Refused`]; SQL errors.
 pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> Result<RequestOutcome, StoreError> {
-    let mut requested_state = request.requested_state.clone();
     let mut software_type = request.software_type.clone();
-    let mut requester_update = None;
-    let current = match instance(tx, &request.title, &request.requested_by).await? {
+    let (current, requested_state, requester_update) = match instance(tx, &request.title, &request.requested_by).await? {
         Some(current) => {
-            if !request.requested_by.is_empty() {
-                if let Some(root) = instance(tx, &request.requested_by, "").await? {
-                    if root.requested_state != "started" {
-                        requested_state = Some(root.requested_state);
-                    }
-                }
-            }
-            if !request.requester_id.is_empty() && current.requester_id != request.requester_id {
-                requester_update = Some(request.requester_id.clone());
-            }
-            current
+            let requested_state = forced_state(tx, request).await?;
+            let requester_update = (!request.requester_id.is_empty() && current.requester_id != request.requester_id)
+                .then(|| request.requester_id.clone());
+            (current, requested_state, requester_update)
         }
         None => {
             let tree_root = if request.requested_by.is_empty() { &request.title } else { &request.requested_by };
@@ -156,15 +147,16 @@ pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> R
             if software_type.is_empty() {
                 software_type = "default".to_owned();
             }
-            free
+            (free, request.requested_state.clone(), None)
         }
     };
-    let state = requested_state.clone().unwrap_or_else(|| current.requested_state.clone());
-    let changed = current.timestamp.is_none()
-        || current.requested_state != state
-        || current.software_release.as_deref() != Some(request.software_release.as_str())
-        || current.software_type.as_deref() != Some(software_type.as_str())
-        || current.parameter_xml.as_deref() != Some(request.parameter_xml.as_str());
+    let answered_state = requested_state.clone().unwrap_or_else(|| "started".into());
+    let state = requested_state.unwrap_or_else(|| current.requested_state.clone());
+    let changed = changes(&current, &state, &software_type, request);
+    if !changed && requester_update.is_none() && current.busy {
+        let addresses = addresses(tx, &current.computer_reference, &current.reference).await?;
+        return Ok(RequestOutcome { slot: current, addresses, answered_state });
+    }
     let timestamp = if changed { next_timestamp(now, current.timestamp) } else { current.timestamp.unwrap_or(now) };
     sqlx::query(
         "UPDATE partition_slot SET requested_state = $1, software_release = $2, software_type = $3, \
@@ -185,7 +177,54 @@ pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> R
         .await?
         .ok_or_else(|| StoreError::Corrupted { table: "partition_slot", detail: "slot vanished".into() })?;
     let addresses = addresses(tx, &slot.computer_reference, &slot.reference).await?;
-    Ok(RequestOutcome { slot, addresses, answered_state: requested_state.unwrap_or_else(|| "started".into()) })
+    Ok(RequestOutcome { slot, addresses, answered_state })
+}
+
+/// Answers a request that would change nothing, from a plain read without
+/// the write lock: the common case of an instance re-requesting its
+/// children on every run. `None` when the request must go through
+/// [`request`] (new instance, any change, re-parenting).
+///
+/// # Errors
+/// SQL errors.
+pub async fn unchanged(conn: &mut AnyConnection, request: &InstanceRequest) -> Result<Option<RequestOutcome>, StoreError> {
+    let Some(current) = instance(conn, &request.title, &request.requested_by).await? else {
+        return Ok(None);
+    };
+    if !request.requester_id.is_empty() && current.requester_id != request.requester_id {
+        return Ok(None);
+    }
+    let requested_state = forced_state(conn, request).await?;
+    let state = requested_state.clone().unwrap_or_else(|| current.requested_state.clone());
+    if changes(&current, &state, &request.software_type, request) {
+        return Ok(None);
+    }
+    let addresses = addresses(conn, &current.computer_reference, &current.reference).await?;
+    Ok(Some(RequestOutcome { slot: current, addresses, answered_state: requested_state.unwrap_or_else(|| "started".into()) }))
+}
+
+/// The state an existing instance is asked to take: what the request says,
+/// unless the root of its tree is not `started`, whose state then wins
+/// (stopped and destroyed propagate down on re-request, §7.2).
+async fn forced_state(conn: &mut AnyConnection, request: &InstanceRequest) -> Result<Option<String>, StoreError> {
+    if !request.requested_by.is_empty() {
+        if let Some(root) = instance(conn, &request.requested_by, "").await? {
+            if root.requested_state != "started" {
+                return Ok(Some(root.requested_state));
+            }
+        }
+    }
+    Ok(request.requested_state.clone())
+}
+
+/// Whether storing the request over `current` changes anything the node
+/// must process (then the timestamp moves).
+fn changes(current: &SlotRow, state: &str, software_type: &str, request: &InstanceRequest) -> bool {
+    current.timestamp.is_none()
+        || current.requested_state != state
+        || current.software_release.as_deref() != Some(request.software_release.as_str())
+        || current.software_type.as_deref() != Some(software_type)
+        || current.parameter_xml.as_deref() != Some(request.parameter_xml.as_str())
 }
 
 /// What `destroyedComputerPartition` did.

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_config_and_indexes.sql"),
     include_str!("../../migrations/0003_computer_network.sql"),
     include_str!("../../migrations/0004_forwarded_request.sql"),
+    include_str!("../../migrations/0005_free_slot_index.sql"),
 ];
 
 /// Applies the migrations the database lacks.

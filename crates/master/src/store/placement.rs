@@ -46,6 +46,15 @@ pub(super) async fn first_free_slot(
     placement: &Placement,
     tree_root: &str,
 ) -> Result<Option<SlotRow>, StoreError> {
+    if let (Some(computer), None, false) = (&placement.computer, &placement.network, placement.unique_by_network) {
+        // The common case, one node: served by the (computer, busy, position) index.
+        let sql = format!(
+            "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE computer_reference = $1 AND busy = 0 \
+             ORDER BY position LIMIT 1"
+        );
+        let found = sqlx::query(&sql).bind(computer).fetch_optional(&mut **tx).await?;
+        return found.as_ref().map(rows::slot).transpose();
+    }
     let sql = format!(
         "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE busy = 0 AND computer_reference IN ( \
             SELECT reference FROM computer WHERE ($1 = '' OR reference = $1) AND ($2 = '' OR network = $2) \
