@@ -26,4 +26,10 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 SQL
+# Sweep what earlier runs left (a test killed before its cleanup).
+runuser -u postgres -- psql -q -p "$port" -Atc \
+  "SELECT datname FROM pg_database WHERE datname LIKE 'slapos\_test\_%' OR datname LIKE 'slapos\_e2e\_%'" |
+  while read -r stale; do
+    runuser -u postgres -- psql -q -p "$port" -c "DROP DATABASE IF EXISTS \"$stale\" WITH (FORCE)" >&2
+  done
 echo "postgresql://slapos_test:slapos_test@127.0.0.1:${port}/postgres"

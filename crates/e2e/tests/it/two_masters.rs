@@ -21,9 +21,20 @@ fn postgres_admin_uri() -> Option<String> {
     }
 }
 
+async fn drop_database(admin: &str, name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+    }
+}
+
+fn database_name() -> String {
+    format!("slapos_e2e_{}", std::process::id())
+}
+
 async fn fresh_database(admin: &str) -> String {
     use sqlx::Connection;
-    let name = format!("slapos_e2e_{}", std::process::id());
+    let name = database_name();
     let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to the test PostgreSQL");
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await.expect("drop");
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create");
@@ -89,4 +100,7 @@ async fn two_master_processes_on_one_postgres_never_allocate_a_slot_twice() {
         let computer = client.full_computer_information("computer").await.expect("computer");
         assert_eq!(computer.partitions.iter().filter(|p| p.need_modification).count(), SLOTS);
     }
+    drop(clients);
+    drop((first, second));
+    drop_database(&admin, &database_name()).await;
 }

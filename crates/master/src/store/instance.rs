@@ -121,61 +121,70 @@ pub async fn tree(conn: &mut AnyConnection, root: &str) -> Result<Vec<SlotRow>, 
 /// [`Refusal::NoFreePartition`] as [`StoreError::Refused`]; SQL errors.
 pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> Result<RequestOutcome, StoreError> {
     let mut software_type = request.software_type.clone();
-    let (current, requested_state, requester_update) = match instance(tx, &request.title, &request.requested_by).await? {
+    let existing = instance(tx, &request.title, &request.requested_by).await?;
+    let allocating = existing.is_none();
+    let (current, requested_state, requester_id) = match existing {
         Some(current) => {
             let requested_state = forced_state(tx, request).await?;
-            let requester_update = (!request.requester_id.is_empty() && current.requester_id != request.requester_id)
-                .then(|| request.requester_id.clone());
-            (current, requested_state, requester_update)
+            let requester_id = if request.requester_id.is_empty() { &current.requester_id } else { &request.requester_id };
+            let requester_id = requester_id.clone();
+            (current, requested_state, requester_id)
         }
         None => {
             let tree_root = if request.requested_by.is_empty() { &request.title } else { &request.requested_by };
             let free = super::placement::first_free_slot(tx, &request.placement, tree_root)
                 .await?
                 .ok_or_else(|| Refusal::NoFreePartition { title: request.title.clone() })?;
-            sqlx::query(
-                "UPDATE partition_slot SET busy = 1, title = $1, requested_by = $2, requester_id = $3 \
-                 WHERE computer_reference = $4 AND reference = $5",
-            )
-            .bind(&request.title)
-            .bind(&request.requested_by)
-            .bind(&request.requester_id)
-            .bind(&free.computer_reference)
-            .bind(&free.reference)
-            .execute(&mut **tx)
-            .await?;
             if software_type.is_empty() {
                 software_type = "default".to_owned();
             }
-            (free, request.requested_state.clone(), None)
+            (free, request.requested_state.clone(), request.requester_id.clone())
         }
     };
     let answered_state = requested_state.clone().unwrap_or_else(|| "started".into());
     let state = requested_state.unwrap_or_else(|| current.requested_state.clone());
     let changed = changes(&current, &state, &software_type, request);
-    if !changed && requester_update.is_none() && current.busy {
+    if !changed && !allocating && requester_id == current.requester_id {
         let addresses = addresses(tx, &current.computer_reference, &current.reference).await?;
         return Ok(RequestOutcome { slot: current, addresses, answered_state });
     }
     let timestamp = if changed { next_timestamp(now, current.timestamp) } else { current.timestamp.unwrap_or(now) };
+    let (title, requested_by) = if allocating {
+        (request.title.clone(), request.requested_by.clone())
+    } else {
+        (current.title.clone().unwrap_or_default(), current.requested_by.clone())
+    };
+    // One statement allocates (when the slot was free) and stores the
+    // request; the row is then known without reading it back.
     sqlx::query(
-        "UPDATE partition_slot SET requested_state = $1, software_release = $2, software_type = $3, \
-         parameter_xml = $4, timestamp_s = $5, requester_id = COALESCE($6, requester_id) \
-         WHERE computer_reference = $7 AND reference = $8",
+        "UPDATE partition_slot SET busy = 1, title = $1, requested_by = $2, requester_id = $3, \
+         requested_state = $4, software_release = $5, software_type = $6, parameter_xml = $7, timestamp_s = $8 \
+         WHERE computer_reference = $9 AND reference = $10",
     )
+    .bind(&title)
+    .bind(&requested_by)
+    .bind(&requester_id)
     .bind(&state)
     .bind(&request.software_release)
     .bind(&software_type)
     .bind(&request.parameter_xml)
     .bind(timestamp)
-    .bind(requester_update)
     .bind(&current.computer_reference)
     .bind(&current.reference)
     .execute(&mut **tx)
     .await?;
-    let slot = slot(tx, &current.computer_reference, &current.reference)
-        .await?
-        .ok_or_else(|| StoreError::Corrupted { table: "partition_slot", detail: "slot vanished".into() })?;
+    let slot = SlotRow {
+        busy: true,
+        title: Some(title),
+        requested_by,
+        requester_id,
+        requested_state: state,
+        software_release: Some(request.software_release.clone()),
+        software_type: Some(software_type),
+        parameter_xml: Some(request.parameter_xml.clone()),
+        timestamp: Some(timestamp),
+        ..current
+    };
     let addresses = addresses(tx, &slot.computer_reference, &slot.reference).await?;
     Ok(RequestOutcome { slot, addresses, answered_state })
 }

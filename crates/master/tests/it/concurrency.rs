@@ -55,12 +55,12 @@ on_both_engines!(concurrent_identical_requests_allocate_once, race_on_one_title)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_masters_on_one_postgres_never_share_a_slot() {
     let Some(admin) = crate::support::postgres_admin_uri() else { return };
-    let (uri, _name) = crate::support::fresh_postgres_database(&admin).await;
+    let (uri, name) = crate::support::fresh_postgres_database(&admin).await;
     let first = Store::open(&uri).await.expect("first master store");
     let second = Store::open(&uri).await.expect("second master store");
     let apps = [
-        master::app(AppState::new(first, MasterConfig::new("computer"))),
-        master::app(AppState::new(second, MasterConfig::new("computer"))),
+        master::app(AppState::new(first.clone(), MasterConfig::new("computer"))),
+        master::app(AppState::new(second.clone(), MasterConfig::new("computer"))),
     ];
     // Format through the first master (the fixture only lends its helpers).
     let mut formatter = Master::sqlite().await;
@@ -86,4 +86,7 @@ async fn two_masters_on_one_postgres_never_share_a_slot() {
     slots.sort();
     slots.dedup();
     assert_eq!(slots.len(), 10, "no slot handed out twice");
+    first.close().await;
+    second.close().await;
+    crate::support::drop_postgres_database(&admin, &name).await;
 }

@@ -49,6 +49,14 @@ pub async fn fresh_postgres_database(admin: &str) -> (String, String) {
     (format!("{base}/{name}"), name)
 }
 
+/// Drops a database made by [`fresh_postgres_database`] (best effort).
+pub async fn drop_postgres_database(admin: &str, name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+    }
+}
+
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -174,11 +182,8 @@ impl Drop for Master {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
                 if let Ok(runtime) = runtime {
                     runtime.block_on(async {
-                        use sqlx::Connection;
                         store.close().await;
-                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
-                        }
+                        drop_postgres_database(&admin, &name).await;
                     });
                 }
             })
