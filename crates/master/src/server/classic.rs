@@ -49,13 +49,8 @@ pub(super) async fn full_computer_information(State(app): State<AppState>, RawQu
     }
     let software = software::installations(&mut conn, computer_id).await?;
     let slots = computer::slots(&mut conn, computer_id).await?;
-    let mut addresses = computer::addresses_by_slot(&mut conn, computer_id).await?;
-    let mut partitions = Vec::with_capacity(slots.len());
-    for slot in &slots {
-        let slot_addresses = addresses.remove(&slot.reference).unwrap_or_default();
-        partitions.push(render::partition(slot, &slot_addresses)?);
-    }
-    Ok(marshalled(&render::computer(computer_id, &software, partitions).to_value()))
+    let addresses = computer::addresses_by_slot(&mut conn, computer_id).await?;
+    Ok(text(render::computer(computer_id, &software, &slots, &addresses)?))
 }
 
 /// `GET /registerComputerPartition?computer_reference=C&computer_partition_reference=P`.
@@ -68,7 +63,9 @@ pub(super) async fn register_partition(State(app): State<AppState>, RawQuery(raw
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("partition {partition_id} of computer {computer_id} is not registered")))?;
     let addresses = computer::addresses(&mut conn, computer_id, partition_id).await?;
-    Ok(marshalled(&render::partition(&slot, &addresses)?.to_value()))
+    let mut writer = proto::marshal::Writer::new();
+    render::write_partition(&mut writer, &slot, &addresses)?;
+    Ok(text(writer.finish()))
 }
 
 /// `POST /loadComputerConfigurationFromXML`: the node's format (§3.3).

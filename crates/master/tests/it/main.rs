@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod bad_input;
+mod computer_reads;
 mod concurrency;
 mod forward;
 mod hateoas;

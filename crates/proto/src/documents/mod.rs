@@ -6,6 +6,9 @@
 //! same attributes; the encoder sorts attributes, and `to_value` lists them
 //! in that sorted order so a decoded document compares equal). `from_value`
 //! reads a document from any master, ignoring attributes it does not know.
+//! The layouts live in `layout`, written once against
+//! [`Sink`](crate::marshal::Sink): a master streams them from borrowed rows
+//! into a [`Writer`](crate::marshal::Writer), `to_value` builds the tree.
 //!
 //! Real-library facts beyond the spec: a `SoftwareRelease` has a
 //! `_requested_state` attribute only when the proxy sets one — those of
@@ -13,10 +16,20 @@
 //! partition does not; and a connection dict read back from instance XML
 //! may hold `None` values (empty elements).
 
+mod layout;
 #[cfg(test)]
 mod tests;
 
-use crate::marshal::{Class, Object, Value};
+pub use layout::{ComputerWriter, PartitionFields, ReleaseFields};
+
+use crate::marshal::{Class, Object, Sink, Value, ValueBuilder, WriteValue};
+
+/// The value `write` writes into a [`ValueBuilder`].
+fn build(write: impl FnOnce(&mut dyn Sink)) -> Value {
+    let mut builder = ValueBuilder::new();
+    write(&mut builder);
+    builder.finish()
+}
 
 /// Why a value is not the expected document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,13 +143,6 @@ fn list_attribute<'o>(object: &'o Object, key: &'static str) -> Result<&'o [Valu
     }
 }
 
-fn state(pairs: Vec<(&str, Value)>) -> Vec<(Value, Value)> {
-    pairs
-        .into_iter()
-        .map(|(key, value)| (Value::str(key), value))
-        .collect()
-}
-
 fn string_dict(items: &[(String, Value)]) -> Value {
     Value::dict_from(
         items
@@ -160,19 +166,18 @@ pub struct SoftwareReleaseDoc {
 }
 
 impl SoftwareReleaseDoc {
+    /// The fields as written.
+    pub fn fields(&self) -> ReleaseFields<'_> {
+        ReleaseFields {
+            url: &self.url,
+            computer_id: &self.computer_id,
+            requested_state: self.requested_state.as_deref(),
+        }
+    }
+
     /// The marshalled object.
     pub fn to_value(&self) -> Value {
-        let mut pairs = vec![("_computer_guid", Value::str(&self.computer_id))];
-        if let Some(requested_state) = &self.requested_state {
-            pairs.push(("_requested_state", Value::str(requested_state)));
-        }
-        pairs.push(("_software_instance_list", Value::List(Vec::new())));
-        pairs.push(("_software_release", Value::str(&self.url)));
-        Value::object(
-            Class::SoftwareRelease,
-            vec![Value::str(&self.url), Value::str(&self.computer_id)],
-            state(pairs),
-        )
+        build(|sink| self.fields().write(sink))
     }
 
     /// Reads a `SoftwareRelease` object.
@@ -214,37 +219,26 @@ pub struct ComputerPartitionDoc {
 }
 
 impl ComputerPartitionDoc {
+    /// Writes the object into `sink`.
+    pub fn write(&self, sink: &mut dyn Sink) {
+        let parameters = self.parameters.as_deref().map(string_dict);
+        let connection = self.connection.as_deref().map(string_dict);
+        PartitionFields {
+            computer_id: &self.computer_id,
+            partition_id: &self.partition_id,
+            instance_guid: &self.instance_guid,
+            requested_state: &self.requested_state,
+            need_modification: self.need_modification,
+            software_release: self.software_release.as_ref().map(SoftwareReleaseDoc::fields),
+            parameters: parameters.as_ref().map(|dict| dict as &dyn WriteValue),
+            connection: connection.as_ref().map(|dict| dict as &dyn WriteValue),
+        }
+        .write(sink);
+    }
+
     /// The marshalled object.
     pub fn to_value(&self) -> Value {
-        let mut pairs = vec![("_computer_id", Value::str(&self.computer_id))];
-        if let Some(connection) = &self.connection {
-            pairs.push(("_connection_dict", string_dict(connection)));
-        }
-        pairs.push(("_instance_guid", Value::str(&self.instance_guid)));
-        pairs.push((
-            "_need_modification",
-            Value::Int(i128::from(self.need_modification)),
-        ));
-        if let Some(parameters) = &self.parameters {
-            pairs.push(("_parameter_dict", string_dict(parameters)));
-        }
-        pairs.push(("_partition_id", Value::str(&self.partition_id)));
-        pairs.push(("_request_dict", Value::None));
-        pairs.push(("_requested_state", Value::str(&self.requested_state)));
-        let release = self
-            .software_release
-            .as_ref()
-            .map_or(Value::None, SoftwareReleaseDoc::to_value);
-        pairs.push(("_software_release_document", release));
-        Value::object(
-            Class::ComputerPartition,
-            vec![
-                Value::str(&self.computer_id),
-                Value::str(&self.partition_id),
-                Value::None,
-            ],
-            state(pairs),
-        )
+        build(|sink| self.write(sink))
     }
 
     /// Reads a `ComputerPartition` object. A missing `_instance_guid` reads
@@ -295,25 +289,13 @@ pub struct ComputerDoc {
 impl ComputerDoc {
     /// The marshalled object.
     pub fn to_value(&self) -> Value {
-        let partitions = self
-            .partitions
-            .iter()
-            .map(ComputerPartitionDoc::to_value)
-            .collect();
-        let releases = self
-            .software_releases
-            .iter()
-            .map(SoftwareReleaseDoc::to_value)
-            .collect();
-        Value::object(
-            Class::Computer,
-            vec![Value::str(&self.computer_id)],
-            state(vec![
-                ("_computer_id", Value::str(&self.computer_id)),
-                ("_computer_partition_list", Value::List(partitions)),
-                ("_software_release_list", Value::List(releases)),
-            ]),
-        )
+        build(|sink| {
+            let computer = ComputerWriter::begin(sink, &self.computer_id);
+            for partition in &self.partitions {
+                partition.write(sink);
+            }
+            computer.finish(sink, self.software_releases.iter().map(SoftwareReleaseDoc::fields));
+        })
     }
 
     /// Reads a `Computer` object; absent lists read as empty.

@@ -2,9 +2,10 @@
 //! the real `slapos.slap` classes is the golden test in `tests/it/golden.rs`.
 
 use super::{
-    ComputerDoc, ComputerPartitionDoc, DocumentError, SoftwareInstanceDoc, SoftwareReleaseDoc,
+    ComputerDoc, ComputerPartitionDoc, ComputerWriter, DocumentError, SoftwareInstanceDoc,
+    SoftwareReleaseDoc,
 };
-use crate::marshal::{decode, encode, Class, Value};
+use crate::marshal::{decode, encode, Class, Value, Writer};
 
 fn release(state: Option<&str>) -> SoftwareReleaseDoc {
     SoftwareReleaseDoc {
@@ -140,6 +141,32 @@ fn computer_lists_releases_and_partitions_in_order() {
         ..ComputerDoc::default()
     };
     assert_eq!(ComputerDoc::from_value(&empty.to_value()), Ok(empty));
+}
+
+/// The layouts stream their attributes in marshal order: the streamed
+/// bytes equal `encode`, which sorts every dict it is given.
+#[test]
+fn streamed_documents_are_what_encode_writes() {
+    let computer = ComputerDoc {
+        computer_id: "COMP-1".to_owned(),
+        software_releases: vec![release(Some("available")), release(None)],
+        partitions: vec![allocated_slot(), free_slot()],
+    };
+    let mut writer = Writer::new();
+    let stream = ComputerWriter::begin(&mut writer, &computer.computer_id);
+    for partition in &computer.partitions {
+        partition.write(&mut writer);
+    }
+    stream.finish(
+        &mut writer,
+        computer.software_releases.iter().map(SoftwareReleaseDoc::fields),
+    );
+    assert_eq!(writer.finish(), encode(&computer.to_value()));
+    for release in [release(Some("destroyed")), release(None)] {
+        let mut writer = Writer::new();
+        release.fields().write(&mut writer);
+        assert_eq!(writer.finish(), encode(&release.to_value()));
+    }
 }
 
 #[test]

@@ -13,11 +13,16 @@
 //! DEL (0x7f) stays raw while every non-ASCII character (C1 controls too) is
 //! a decimal reference, and a raw `\r` read back becomes `\n` (hence
 //! `&#13;`).
+//!
+//! Large answers are streamed: a document's layout is written once against
+//! [`Sink`], into a [`Writer`] (text, no [`Value`] tree) or a
+//! [`ValueBuilder`] (the tree, for tests and readers).
 
 mod decode;
 mod encode;
 mod number;
 mod order;
+mod sink;
 mod value;
 
 #[cfg(test)]
@@ -26,5 +31,6 @@ pub(crate) mod proptests;
 mod tests;
 
 pub use decode::{decode, DecodeError, MAX_DEPTH};
-pub use encode::encode;
+pub use encode::{encode, Writer};
+pub use sink::{Container, Sink, ValueBuilder, WriteValue};
 pub use value::{Class, Object, Value};

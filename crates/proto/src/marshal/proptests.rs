@@ -12,7 +12,8 @@ use proptest::collection::{btree_map, btree_set, vec};
 use proptest::prelude::*;
 
 use super::order::marshal_order;
-use super::{decode, encode, Class, Object, Value};
+use super::{decode, encode, Class, Container, Object, Sink, Value, ValueBuilder, Writer};
+use crate::xml::escape_text;
 
 /// Any text, plus text dense in the characters the escaping handles.
 pub(crate) fn text() -> impl Strategy<Value = String> {
@@ -121,6 +122,52 @@ fn in_marshal_order(value: &Value) -> Value {
         })),
         other => other.clone(),
     }
+}
+
+/// Writes `value` item by item, with only the streaming calls of [`Sink`]
+/// (never [`Sink::value`]); dicts must already be in marshal order.
+fn stream(sink: &mut dyn Sink, value: &Value) {
+    let sequence = |sink: &mut dyn Sink, container, items: &[Value]| {
+        sink.begin(container);
+        items.iter().for_each(|item| stream(sink, item));
+        sink.end();
+    };
+    let dict = |sink: &mut dyn Sink, items: &[(Value, Value)]| {
+        sink.begin(Container::Dict);
+        for (key, item) in items {
+            stream(sink, key);
+            stream(sink, item);
+        }
+        sink.end();
+    };
+    match value {
+        Value::None => sink.none(),
+        Value::Int(number) => sink.int(*number),
+        Value::String(text) => sink.string(text),
+        Value::Tuple(items) => sequence(sink, Container::Tuple, items),
+        Value::List(items) => sequence(sink, Container::List, items),
+        Value::Set(items) => sequence(sink, Container::Set, items),
+        Value::Dict(items) => dict(sink, items),
+        Value::Object(object) => {
+            sink.begin(Container::Object(object.class));
+            sequence(sink, Container::Tuple, &object.initargs);
+            dict(sink, &object.state);
+            sink.end();
+        }
+        Value::Bool(_) | Value::BigInt(_) | Value::Float(_) => sink.value(value),
+    }
+}
+
+/// The two escaping passes the encoder fuses, as Python runs them:
+/// `xml.sax.saxutils.escape`, then libxml2's ASCII serialiser.
+fn escaped_in_two_passes(text: &str) -> String {
+    let pre_escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let mut out = String::new();
+    escape_text(&mut out, &pre_escaped, true);
+    out
 }
 
 const TOKENS: &[&str] = &[
@@ -237,6 +284,26 @@ proptest! {
         let expected = in_marshal_order(&value);
         prop_assert!(decoded.equivalent(&expected), "{encoded}\n{decoded:?}\n{expected:?}");
         prop_assert!(encoded.is_ascii());
+    }
+
+    #[test]
+    fn streaming_writes_what_encode_writes(value in value()) {
+        let ordered = in_marshal_order(&value);
+        let mut writer = Writer::new();
+        stream(&mut writer, &ordered);
+        prop_assert_eq!(writer.finish(), encode(&value));
+        let mut builder = ValueBuilder::new();
+        stream(&mut builder, &ordered);
+        let built = builder.finish();
+        prop_assert!(built.equivalent(&ordered), "{built:?}\n{ordered:?}");
+    }
+
+    #[test]
+    fn strings_escape_as_the_two_python_passes(text in text()) {
+        prop_assert_eq!(
+            encode(&Value::String(text.clone())),
+            format!("<marshal><string>{}</string></marshal>", escaped_in_two_passes(&text))
+        );
     }
 
     #[test]
