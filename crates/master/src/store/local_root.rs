@@ -32,30 +32,15 @@ impl Store {
                     std::path::Path::new(new).is_file() || !std::path::Path::new(url).is_file()
                 })
             };
-            let urls: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT url FROM software_installation")
-                .fetch_all(&mut *tx)
-                .await?;
-            for (url,) in urls {
-                if let Some(new) = migrate(&url) {
-                    sqlx::query("UPDATE software_installation SET url = $1 WHERE url = $2")
-                        .bind(&new)
-                        .bind(&url)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            let urls: Vec<(String,)> = sqlx::query_as(
-                "SELECT DISTINCT software_release FROM partition_slot WHERE software_release IS NOT NULL",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            for (url,) in urls {
-                if let Some(new) = migrate(&url) {
-                    sqlx::query("UPDATE partition_slot SET software_release = $1 WHERE software_release = $2")
-                        .bind(&new)
-                        .bind(&url)
-                        .execute(&mut *tx)
-                        .await?;
+            // Software release URLs live in these two columns.
+            for (table, column) in [("software_installation", "url"), ("partition_slot", "software_release")] {
+                let select = format!("SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL");
+                let urls: Vec<(String,)> = sqlx::query_as(&select).fetch_all(&mut *tx).await?;
+                let update = format!("UPDATE {table} SET {column} = $1 WHERE {column} = $2");
+                for (url,) in urls {
+                    if let Some(new) = migrate(&url) {
+                        sqlx::query(&update).bind(&new).bind(&url).execute(&mut *tx).await?;
+                    }
                 }
             }
             tracing::info!(old = %old, new = %root, "rebased local software release URLs");
