@@ -82,13 +82,14 @@ pub async fn request(tx: &mut WriteTx, request: &SharedRequest, now: f64) -> Res
         }
     };
     let encoded = proto::marshal::encode(&Value::List(list));
-    let timestamp = if changed { next_timestamp(now, host.timestamp) } else { host.timestamp.unwrap_or(now) };
+    // Only a change of the list moves the host's timestamp (§7.3).
+    let timestamp = if changed { Some(next_timestamp(now, host.timestamp)) } else { host.timestamp };
     sqlx::query(
         "UPDATE partition_slot SET shared_instance_list = $1, timestamp_s = $2 \
          WHERE computer_reference = $3 AND reference = $4",
     )
     .bind(&encoded)
-    .bind(if changed { Some(timestamp) } else { host.timestamp })
+    .bind(timestamp)
     .bind(&host.computer_reference)
     .bind(&host.reference)
     .execute(&mut **tx)
