@@ -43,7 +43,7 @@ pub(super) fn unmarshal_field(fields: &Fields, name: &str) -> Result<Option<Valu
 pub(super) async fn full_computer_information(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let fields = query(raw)?;
     let computer_id = fields.require("computer_id")?;
-    let mut conn = app.store.pool().acquire().await.map_err(crate::store::StoreError::from)?;
+    let mut conn = app.store.read().await.map_err(crate::store::StoreError::from)?;
     if computer::computer(&mut conn, computer_id).await?.is_none() && computer_id != app.config.computer_id {
         return Err(ApiError::NotFound(format!("{computer_id} is not registered.")));
     }
@@ -58,7 +58,7 @@ pub(super) async fn register_partition(State(app): State<AppState>, RawQuery(raw
     let fields = query(raw)?;
     let computer_id = fields.require("computer_reference")?;
     let partition_id = fields.require("computer_partition_reference")?;
-    let mut conn = app.store.pool().acquire().await.map_err(crate::store::StoreError::from)?;
+    let mut conn = app.store.read().await.map_err(crate::store::StoreError::from)?;
     let slot = computer::slot(&mut conn, computer_id, partition_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("partition {partition_id} of computer {computer_id} is not registered")))?;
@@ -72,7 +72,7 @@ pub(super) async fn register_partition(State(app): State<AppState>, RawQuery(raw
 pub(super) async fn load_computer_configuration(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let description = unmarshal_field(&fields, "xml")?.ok_or_else(|| ApiError::missing("xml"))?;
     let formatted = formatted_computer(&description)?;
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     computer::format(&mut tx, &formatted).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok(text("done"))
@@ -140,7 +140,7 @@ pub(super) async fn supply(State(app): State<AppState>, SlapForm(fields): SlapFo
     if state != "available" && state != "destroyed" {
         return Err(ApiError::BadRequest(format!("state must be available or destroyed, not {state:?}")));
     }
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     software::supply(&mut tx, computer_id, url, state).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     let quoted = proto::python_repr::repr_of(&Value::str(url));
@@ -151,7 +151,7 @@ pub(super) async fn supply(State(app): State<AppState>, SlapForm(fields): SlapFo
 pub(super) async fn destroyed_software_release(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let url = fields.require("url")?;
     let computer_id = fields.require("computer_id")?;
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     software::remove(&mut tx, computer_id, url).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok(text("OK"))
@@ -167,7 +167,7 @@ pub(super) async fn ignored(_form: SlapForm) -> Result<Response, ApiError> {
 pub(super) async fn destroyed_partition(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let partition_id = fields.require("computer_partition_id")?;
     let computer_id = fields.require("computer_id")?;
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     let outcome = instance::destroyed(&mut tx, computer_id, partition_id).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok(text(match outcome {
@@ -180,7 +180,7 @@ pub(super) async fn destroyed_partition(State(app): State<AppState>, SlapForm(fi
 pub(super) async fn bang(State(app): State<AppState>, SlapForm(fields): SlapForm) -> Result<Response, ApiError> {
     let computer_id = fields.require("computer_id")?;
     let partition_id = fields.require("computer_partition_id")?;
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     if let Some(slot) = computer::slot(&mut tx, computer_id, partition_id).await? {
         if slot.busy {
             instance::bang_tree(&mut tx, &slot.root_title().to_owned(), now()).await?;
@@ -195,7 +195,7 @@ pub(super) async fn rename(State(app): State<AppState>, SlapForm(fields): SlapFo
     let new_name = fields.require("new_name")?;
     let partition_id = fields.require("computer_partition_id")?;
     let computer_id = fields.require("computer_id")?;
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     let known = instance::rename(&mut tx, computer_id, partition_id, new_name).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     if known {
@@ -214,7 +214,7 @@ pub(super) async fn set_connection(State(app): State<AppState>, SlapForm(fields)
     let parameters = proto::instance_xml::from_dict(&published)
         .map_err(|error| ApiError::BadRequest(format!("field \"connection_xml\": {error}")))?;
     let connection_xml = proto::instance_xml::encode(&parameters);
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     match fields.optional("slave_reference") {
         None => instance::set_connection(&mut tx, computer_id, partition_id, &connection_xml, now()).await?,
         Some(reference) => shared::set_connection(&mut tx, reference, &connection_xml, partition_id, now()).await?,

@@ -149,7 +149,7 @@ async fn local_match(
     fields: &Fields,
     order: &Order,
 ) -> Result<(Requester, bool), ApiError> {
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let who = requester(&mut conn, headers, fields).await?;
     let local = if order.shared {
         let reference = shared::shared_reference(&who.requested_by, &order.title);
@@ -253,7 +253,7 @@ async fn forward(
     };
     // The proxy records the request once the other master accepted it,
     // ready or not.
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     if order.state.as_deref() == Some("destroyed") {
         forwarded::forget(&mut tx, &reference, url).await?;
     } else {

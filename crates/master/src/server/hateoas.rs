@@ -134,7 +134,7 @@ async fn root(State(app): State<AppState>, headers: HeaderMap, RawQuery(query): 
         }
         Some("search") => {
             let query = fields.require("query")?;
-            let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+            let mut conn = app.store.read().await?;
             let contents = search(&mut conn, &headers, query)
                 .await?
                 .ok_or_else(|| ApiError::BadRequest(format!("Unhandled query: {query}")))?;
@@ -152,7 +152,7 @@ const COMPUTER_LIST: &str = "portal_type:\"Compute Node\" AND validation_state:v
 /// every compute node, one by reference. `None` for any other query,
 /// including a value that is not one double-quoted token.
 async fn search(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::store::Db,
     headers: &HeaderMap,
     query: &str,
 ) -> Result<Option<Vec<serde_json::Value>>, StoreError> {
@@ -195,7 +195,7 @@ fn quoted_value(term: &str) -> Option<&str> {
 /// still lists them. With a title, shared instances only when no instance
 /// has it.
 async fn tree_roots(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::store::Db,
     headers: &HeaderMap,
     title: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, StoreError> {
@@ -234,7 +234,7 @@ async fn tree_roots(
 
 /// Search rows of compute nodes, all or one.
 async fn computers(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::store::Db,
     headers: &HeaderMap,
     reference: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, StoreError> {
@@ -298,7 +298,7 @@ fn service_document(service: &Service<'_>) -> Response {
 
 /// `GET /hateoas/partitions/<title>`: an instance (a tree root first).
 async fn partition(State(app): State<AppState>, Path(title): Path<String>) -> Result<Response, ApiError> {
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let slot = lookup::instance_titled(&mut conn, &title).await?.ok_or_else(|| not_found("instance"))?;
     Ok(service_document(&Service {
         title: &title,
@@ -314,7 +314,7 @@ async fn partition(State(app): State<AppState>, Path(title): Path<String>) -> Re
 /// `GET /hateoas/shared/<title>`: a shared instance a user requested, with
 /// the parameters it was requested with (as instance XML).
 async fn shared_instance(State(app): State<AppState>, Path(title): Path<String>) -> Result<Response, ApiError> {
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let reference = shared::shared_reference("", &title);
     let record = lookup::shared_by_reference(&mut conn, &reference).await?.ok_or_else(|| not_found("shared instance"))?;
     let host = computer::slot(&mut conn, &record.computer_reference, &record.hosted_by)
@@ -337,7 +337,7 @@ async fn shared_instance(State(app): State<AppState>, Path(title): Path<String>)
 
 /// `GET /hateoas/computers/<reference>`.
 async fn computer_document(State(app): State<AppState>, Path(reference): Path<String>) -> Result<Response, ApiError> {
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let found = computer::computer(&mut conn, &reference).await?.ok_or_else(|| not_found("compute node"))?;
     Ok(Json(json!({
         "_embedded": {

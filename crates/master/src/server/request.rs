@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use proto::sla::Sla;
 use proto::Value;
-use sqlx::AnyConnection;
+use crate::store::Db;
 
 use super::classic::{marshalled, unmarshal_field};
 use super::error::ApiError;
@@ -66,7 +66,7 @@ fn marshalled_dict(fields: &Fields, name: &str) -> Result<Value, ApiError> {
 /// Resolves the requester from the `X-SlapPartition` header, else from the
 /// form's slot ids, else a user (§7.1). Reads only, so the JSON API may ask
 /// outside a write transaction.
-pub(super) async fn requester(conn: &mut AnyConnection, headers: &HeaderMap, fields: &Fields) -> Result<Requester, ApiError> {
+pub(super) async fn requester(conn: &mut Db, headers: &HeaderMap, fields: &Fields) -> Result<Requester, ApiError> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .map(|h| h.to_str().map_err(|_| ApiError::BadRequest("Authorization header is not ASCII".into())))
@@ -223,13 +223,13 @@ pub(super) async fn place_order<T>(
     if !order.shared {
         // Most requests change nothing (instances re-request their children
         // on every run): answer those from a read, without the write lock.
-        let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+        let mut conn = app.store.read().await?;
         let who = requester(&mut conn, headers, fields).await?;
         if let Some(outcome) = instance::unchanged(&mut conn, &instance_request(app, order, &who)).await? {
             return render(&Placed::Instance(outcome));
         }
     }
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     let who = requester(&mut tx, headers, fields).await?;
     let placed = if order.shared {
         let request = SharedRequest {

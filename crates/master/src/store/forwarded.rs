@@ -5,6 +5,7 @@
 //! proxy's `forwarded_partition_request` table does.
 
 use super::{Store, StoreError, WriteTx};
+use super::sql::query;
 
 /// One forwarded request.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,7 +22,7 @@ pub struct ForwardedRequest {
 /// # Errors
 /// SQL errors.
 pub async fn record(tx: &mut WriteTx, reference: &str, master_url: &str) -> Result<(), StoreError> {
-    sqlx::query(
+    query(
         "INSERT INTO forwarded_request (reference, master_url) VALUES ($1, $2) \
          ON CONFLICT (reference, master_url) DO NOTHING",
     )
@@ -38,7 +39,7 @@ pub async fn record(tx: &mut WriteTx, reference: &str, master_url: &str) -> Resu
 /// # Errors
 /// SQL errors.
 pub async fn forget(tx: &mut WriteTx, reference: &str, master_url: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM forwarded_request WHERE reference = $1 AND master_url = $2")
+    query("DELETE FROM forwarded_request WHERE reference = $1 AND master_url = $2")
         .bind(reference)
         .bind(master_url)
         .execute(&mut **tx)
@@ -52,10 +53,11 @@ impl Store {
     /// # Errors
     /// SQL errors.
     pub async fn forwarded_requests(&self) -> Result<Vec<ForwardedRequest>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT reference, master_url FROM forwarded_request ORDER BY reference, master_url")
-                .fetch_all(self.pool())
-                .await?;
-        Ok(rows.into_iter().map(|(reference, master_url)| ForwardedRequest { reference, master_url }).collect())
+        let rows = query("SELECT reference, master_url FROM forwarded_request ORDER BY reference, master_url")
+            .fetch_all(&mut self.read().await?)
+            .await?;
+        rows.into_iter()
+            .map(|mut row| Ok(ForwardedRequest { reference: row.text(0)?, master_url: row.text(1)? }))
+            .collect()
     }
 }

@@ -2,11 +2,12 @@
 //! destruction, rename, bang and published connection parameters, with the
 //! semantics of `shared/spec/slap-protocol.md` §7.
 
-use sqlx::AnyConnection;
+use crate::store::Db;
 
 use super::computer::{addresses, slot};
 use super::rows::{self, AddressRow, SlotRow, SLOT_COLUMNS};
 use super::{StoreError, WriteTx};
+use super::sql::query;
 
 /// A validated request for a (non-shared) instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,28 +89,28 @@ pub(super) fn next_timestamp(now: f64, previous: Option<f64>) -> f64 {
 /// # Errors
 /// SQL errors.
 pub async fn instance(
-    conn: &mut AnyConnection,
+    conn: &mut Db,
     title: &str,
     requested_by: &str,
 ) -> Result<Option<SlotRow>, StoreError> {
     let sql = format!(
         "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE busy = 1 AND title = $1 AND requested_by = $2"
     );
-    let found = sqlx::query(&sql).bind(title).bind(requested_by).fetch_optional(conn).await?;
-    found.as_ref().map(rows::slot).transpose()
+    let found = query(&sql).bind(title).bind(requested_by).fetch_optional(conn).await?;
+    found.map(rows::slot).transpose()
 }
 
 /// Every busy slot of the tree whose root is titled `root`, root included.
 ///
 /// # Errors
 /// SQL errors.
-pub async fn tree(conn: &mut AnyConnection, root: &str) -> Result<Vec<SlotRow>, StoreError> {
+pub async fn tree(conn: &mut Db, root: &str) -> Result<Vec<SlotRow>, StoreError> {
     let sql = format!(
         "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE busy = 1 \
          AND ((title = $1 AND requested_by = '') OR requested_by = $1) ORDER BY position"
     );
-    let found = sqlx::query(&sql).bind(root).fetch_all(conn).await?;
-    found.iter().map(rows::slot).collect()
+    let found = query(&sql).bind(root).fetch_all(conn).await?;
+    found.into_iter().map(rows::slot).collect()
 }
 
 /// Requests an instance: allocates the first free slot of the target
@@ -156,7 +157,7 @@ pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> R
     };
     // One statement allocates (when the slot was free) and stores the
     // request; the row is then known without reading it back.
-    sqlx::query(
+    query(
         "UPDATE partition_slot SET busy = 1, title = $1, requested_by = $2, requester_id = $3, \
          requested_state = $4, software_release = $5, software_type = $6, parameter_xml = $7, timestamp_s = $8 \
          WHERE computer_reference = $9 AND reference = $10",
@@ -196,7 +197,7 @@ pub async fn request(tx: &mut WriteTx, request: &InstanceRequest, now: f64) -> R
 ///
 /// # Errors
 /// SQL errors.
-pub async fn unchanged(conn: &mut AnyConnection, request: &InstanceRequest) -> Result<Option<RequestOutcome>, StoreError> {
+pub async fn unchanged(conn: &mut Db, request: &InstanceRequest) -> Result<Option<RequestOutcome>, StoreError> {
     let Some(current) = instance(conn, &request.title, &request.requested_by).await? else {
         return Ok(None);
     };
@@ -215,7 +216,7 @@ pub async fn unchanged(conn: &mut AnyConnection, request: &InstanceRequest) -> R
 /// The state an existing instance is asked to take: what the request says,
 /// unless the root of its tree is not `started`, whose state then wins
 /// (stopped and destroyed propagate down on re-request, §7.2).
-async fn forced_state(conn: &mut AnyConnection, request: &InstanceRequest) -> Result<Option<String>, StoreError> {
+async fn forced_state(conn: &mut Db, request: &InstanceRequest) -> Result<Option<String>, StoreError> {
     if !request.requested_by.is_empty() {
         if let Some(root) = instance(conn, &request.requested_by, "").await? {
             if root.requested_state != "started" {
@@ -267,18 +268,19 @@ pub async fn destroyed(tx: &mut WriteTx, computer: &str, reference: &str) -> Res
     };
     if current.requested_by.is_empty() {
         if let Some(title) = &current.title {
-            let children: Vec<(Option<String>,)> = sqlx::query_as(
-                "SELECT title FROM partition_slot WHERE requested_by = $1 ORDER BY title",
-            )
+            let children = query("SELECT title FROM partition_slot WHERE requested_by = $1 ORDER BY title")
             .bind(title)
             .fetch_all(&mut **tx)
             .await?;
             if !children.is_empty() {
-                sqlx::query("UPDATE partition_slot SET requested_state = 'destroyed' WHERE requested_by = $1")
+                query("UPDATE partition_slot SET requested_state = 'destroyed' WHERE requested_by = $1")
                     .bind(title)
                     .execute(&mut **tx)
                     .await?;
-                let names: Vec<String> = children.into_iter().map(|(t,)| t.unwrap_or_default()).collect();
+                let names = children
+                    .into_iter()
+                    .map(|mut row| Ok(row.opt_text(0)?.unwrap_or_default()))
+                    .collect::<Result<Vec<String>, StoreError>>()?;
                 return Ok(DestroyOutcome::ChildrenPending(format!(
                     "Not destroying yet because this partition has child partitions: {}",
                     names.join(", ")
@@ -286,7 +288,7 @@ pub async fn destroyed(tx: &mut WriteTx, computer: &str, reference: &str) -> Res
             }
         }
     }
-    sqlx::query(
+    query(
         "UPDATE partition_slot SET busy = 0, software_release = NULL, parameter_xml = NULL, \
          connection_xml = NULL, shared_instance_list = NULL, software_type = NULL, title = NULL, \
          requested_by = '', requester_id = '', requested_state = 'started' \
@@ -316,14 +318,14 @@ pub async fn rename(tx: &mut WriteTx, computer: &str, reference: &str, new_title
     }
     if current.requested_by.is_empty() {
         if let Some(old_title) = &current.title {
-            sqlx::query("UPDATE partition_slot SET requested_by = $1 WHERE requested_by = $2")
+            query("UPDATE partition_slot SET requested_by = $1 WHERE requested_by = $2")
                 .bind(new_title)
                 .bind(old_title)
                 .execute(&mut **tx)
                 .await?;
         }
     }
-    sqlx::query("UPDATE partition_slot SET title = $1 WHERE computer_reference = $2 AND reference = $3")
+    query("UPDATE partition_slot SET title = $1 WHERE computer_reference = $2 AND reference = $3")
         .bind(new_title)
         .bind(computer)
         .bind(reference)
@@ -347,7 +349,7 @@ pub async fn bang_tree(tx: &mut WriteTx, root: &str, now: f64) -> Result<(), Sto
 pub async fn bump_slot(tx: &mut WriteTx, computer: &str, reference: &str, now: f64) -> Result<(), StoreError> {
     let sql = "UPDATE partition_slot SET timestamp_s = CASE WHEN timestamp_s IS NOT NULL AND timestamp_s >= $1 \
                THEN timestamp_s + 0.000001 ELSE $1 END WHERE computer_reference = $2 AND reference = $3";
-    sqlx::query(sql).bind(now).bind(computer).bind(reference).execute(&mut **tx).await?;
+    query(sql).bind(now).bind(computer).bind(reference).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -356,7 +358,7 @@ async fn bump(tx: &mut WriteTx, condition: &str, value: &str, now: f64) -> Resul
         "UPDATE partition_slot SET timestamp_s = CASE WHEN timestamp_s IS NOT NULL AND timestamp_s >= $1 \
          THEN timestamp_s + 0.000001 ELSE $1 END WHERE {condition}"
     );
-    sqlx::query(&sql).bind(now).bind(value).execute(&mut **tx).await?;
+    query(&sql).bind(now).bind(value).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -375,7 +377,7 @@ pub async fn set_connection(
     let Some(current) = slot(tx, computer, reference).await? else {
         return Ok(());
     };
-    sqlx::query("UPDATE partition_slot SET connection_xml = $1 WHERE computer_reference = $2 AND reference = $3")
+    query("UPDATE partition_slot SET connection_xml = $1 WHERE computer_reference = $2 AND reference = $3")
         .bind(connection_xml)
         .bind(computer)
         .bind(reference)
@@ -391,13 +393,13 @@ pub async fn set_connection(
 ///
 /// # Errors
 /// SQL errors.
-pub async fn tree_roots(conn: &mut AnyConnection, title: Option<&str>) -> Result<InstanceTreeRoots, StoreError> {
+pub async fn tree_roots(conn: &mut Db, title: Option<&str>) -> Result<InstanceTreeRoots, StoreError> {
     let sql = format!(
         "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE busy = 1 AND requested_by = '' \
          AND ($1 = '' OR title = $1) ORDER BY position"
     );
-    let found = sqlx::query(&sql).bind(title.unwrap_or("")).fetch_all(&mut *conn).await?;
-    let instances = found.iter().map(rows::slot).collect::<Result<_, _>>()?;
+    let found = query(&sql).bind(title.unwrap_or("")).fetch_all(&mut *conn).await?;
+    let instances = found.into_iter().map(rows::slot).collect::<Result<_, _>>()?;
     let shared = super::shared::user_shared(conn, title).await?;
     Ok(InstanceTreeRoots { instances, shared })
 }

@@ -3,6 +3,7 @@
 
 use super::{Store, StoreError};
 use crate::local_root::{must_rebase, rebased};
+use super::sql::query;
 
 const KEY: &str = "local_software_release_root";
 
@@ -15,17 +16,17 @@ impl Store {
     /// # Errors
     /// SQL errors.
     pub async fn rebase_local_software_root(&self, root: &str) -> Result<(), StoreError> {
-        let (mut tx, _guard) = self.begin_write().await?;
-        let old: Option<(String,)> = sqlx::query_as("SELECT value FROM config WHERE name = $1")
-            .bind(KEY)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let old = old.map_or_else(|| "/".to_owned(), |(v,)| v);
+        let mut tx = self.begin_write().await?;
+        let old = query("SELECT value FROM config WHERE name = $1").bind(KEY).fetch_optional(&mut tx).await?;
+        let old = match old {
+            Some(mut row) => row.text(0)?,
+            None => "/".to_owned(),
+        };
         if old == root {
             return Ok(());
         }
-        sqlx::query("DELETE FROM config WHERE name = $1").bind(KEY).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO config (name, value) VALUES ($1, $2)").bind(KEY).bind(root).execute(&mut *tx).await?;
+        query("DELETE FROM config WHERE name = $1").bind(KEY).execute(&mut *tx).await?;
+        query("INSERT INTO config (name, value) VALUES ($1, $2)").bind(KEY).bind(root).execute(&mut *tx).await?;
         if must_rebase(&old, root) {
             let migrate = |url: &str| {
                 rebased(url, &old, root).filter(|new| {
@@ -35,11 +36,12 @@ impl Store {
             // Software release URLs live in these two columns.
             for (table, column) in [("software_installation", "url"), ("partition_slot", "software_release")] {
                 let select = format!("SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL");
-                let urls: Vec<(String,)> = sqlx::query_as(&select).fetch_all(&mut *tx).await?;
+                let urls = query(&select).fetch_all(&mut tx).await?;
                 let update = format!("UPDATE {table} SET {column} = $1 WHERE {column} = $2");
-                for (url,) in urls {
+                for mut row in urls {
+                    let url = row.text(0)?;
                     if let Some(new) = migrate(&url) {
-                        sqlx::query(&update).bind(&new).bind(&url).execute(&mut *tx).await?;
+                        query(&update).bind(&new).bind(&url).execute(&mut *tx).await?;
                     }
                 }
             }

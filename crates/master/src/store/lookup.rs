@@ -3,20 +3,21 @@
 //! reference alone, where the classic API names slots.
 
 use proto::Value;
-use sqlx::AnyConnection;
+use crate::store::Db;
 
 use super::rows::{self, SharedRow, SlotRow, SHARED_COLUMNS, SLOT_COLUMNS};
 use super::StoreError;
+use super::sql::query;
 
 /// The shared instance with this reference, on whichever computer; the
 /// first recorded if several computers have one (the proxy's lookup).
 ///
 /// # Errors
 /// SQL errors.
-pub async fn shared_by_reference(conn: &mut AnyConnection, reference: &str) -> Result<Option<SharedRow>, StoreError> {
+pub async fn shared_by_reference(conn: &mut Db, reference: &str) -> Result<Option<SharedRow>, StoreError> {
     let sql = format!("SELECT {SHARED_COLUMNS} FROM shared_instance WHERE reference = $1 ORDER BY position LIMIT 1");
-    let found = sqlx::query(&sql).bind(reference).fetch_optional(conn).await?;
-    found.as_ref().map(rows::shared).transpose()
+    let found = query(&sql).bind(reference).fetch_optional(conn).await?;
+    found.map(rows::shared).transpose()
 }
 
 /// The instance titled `title`: the root of that title if there is one,
@@ -24,13 +25,13 @@ pub async fn shared_by_reference(conn: &mut AnyConnection, reference: &str) -> R
 ///
 /// # Errors
 /// SQL errors.
-pub async fn instance_titled(conn: &mut AnyConnection, title: &str) -> Result<Option<SlotRow>, StoreError> {
+pub async fn instance_titled(conn: &mut Db, title: &str) -> Result<Option<SlotRow>, StoreError> {
     let sql = format!(
         "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE busy = 1 AND title = $1 \
          ORDER BY CASE WHEN requested_by = '' THEN 0 ELSE 1 END, position LIMIT 1"
     );
-    let found = sqlx::query(&sql).bind(title).fetch_optional(conn).await?;
-    found.as_ref().map(rows::slot).transpose()
+    let found = query(&sql).bind(title).fetch_optional(conn).await?;
+    found.map(rows::slot).transpose()
 }
 
 /// The keys the master adds to a shared instance's entry in its host's

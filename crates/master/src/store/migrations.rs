@@ -3,6 +3,7 @@
 //! in its own write transaction, in order.
 
 use super::{Store, StoreError};
+use super::sql::query;
 
 /// Every migration, in order; the version is the index plus one.
 const MIGRATIONS: &[&str] = &[
@@ -18,22 +19,20 @@ const MIGRATIONS: &[&str] = &[
 /// # Errors
 /// SQL errors, or a database already at a version newer than [`MIGRATIONS`].
 pub(super) async fn apply(store: &Store) -> Result<(), StoreError> {
-    let (mut tx, _guard) = store.begin_write().await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+    let mut tx = store.begin_write().await?;
+    query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         .execute(&mut *tx)
         .await?;
-    let (current,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        .fetch_one(&mut *tx)
-        .await?;
+    let current = query("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetch_one(&mut tx).await?.int(0)?;
     let known = MIGRATIONS.len() as i64;
     if current > known {
         return Err(StoreError::SchemaTooNew { found: current, known });
     }
     for (index, script) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         for statement in statements(script) {
-            sqlx::query(&statement).execute(&mut *tx).await?;
+            query(&statement).execute(&mut *tx).await?;
         }
-        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+        query("INSERT INTO schema_version (version) VALUES ($1)")
             .bind(index as i64 + 1)
             .execute(&mut *tx)
             .await?;

@@ -7,6 +7,7 @@
 
 use super::rows::{self, SlotRow, SLOT_COLUMNS};
 use super::{StoreError, WriteTx};
+use super::sql::query;
 
 /// The SLA constraints on a new instance's slot.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -52,8 +53,8 @@ pub(super) async fn first_free_slot(
             "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE computer_reference = $1 AND busy = 0 \
              ORDER BY position LIMIT 1"
         );
-        let found = sqlx::query(&sql).bind(computer).fetch_optional(&mut **tx).await?;
-        return found.as_ref().map(rows::slot).transpose();
+        let found = query(&sql).bind(computer).fetch_optional(&mut **tx).await?;
+        return found.map(rows::slot).transpose();
     }
     let sql = format!(
         "SELECT {SLOT_COLUMNS} FROM partition_slot WHERE busy = 0 AND computer_reference IN ( \
@@ -66,12 +67,12 @@ pub(super) async fn first_free_slot(
          ORDER BY (SELECT position FROM computer WHERE computer.reference = partition_slot.computer_reference), position \
          LIMIT 1"
     );
-    let found = sqlx::query(&sql)
+    let found = query(&sql)
         .bind(placement.computer.as_deref().unwrap_or(""))
         .bind(placement.network.as_deref().unwrap_or(""))
         .bind(i64::from(placement.unique_by_network))
         .bind(tree_root)
         .fetch_optional(&mut **tx)
         .await?;
-    found.as_ref().map(rows::slot).transpose()
+    found.map(rows::slot).transpose()
 }

@@ -1,9 +1,7 @@
 //! Rows of the master's tables as plain structs, and their decoding from
-//! sqlx rows (by hand: the derive macros would cost a proc-macro build).
+//! query rows, column by column in the order of the `*_COLUMNS` lists.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
+use super::sql::Row;
 use super::StoreError;
 
 /// A compute node (wire: computer) as formatted.
@@ -108,58 +106,55 @@ pub(super) const SLOT_COLUMNS: &str = "computer_reference, reference, busy, soft
     software_type, title, requested_by, requester_id, requested_state, parameter_xml, \
     connection_xml, shared_instance_list, timestamp_s";
 
-pub(super) fn slot(row: &AnyRow) -> Result<SlotRow, StoreError> {
+pub(super) fn slot(mut row: Row) -> Result<SlotRow, StoreError> {
     Ok(SlotRow {
-        computer_reference: row.try_get("computer_reference")?,
-        reference: row.try_get("reference")?,
-        busy: row.try_get::<i64, _>("busy")? != 0,
-        software_release: row.try_get("software_release")?,
-        software_type: row.try_get("software_type")?,
-        title: row.try_get("title")?,
-        requested_by: row.try_get("requested_by")?,
-        requester_id: row.try_get("requester_id")?,
-        requested_state: row.try_get("requested_state")?,
-        parameter_xml: row.try_get("parameter_xml")?,
-        connection_xml: row.try_get("connection_xml")?,
-        shared_instance_list: row.try_get("shared_instance_list")?,
-        timestamp: row.try_get("timestamp_s")?,
+        computer_reference: row.text(0)?,
+        reference: row.text(1)?,
+        busy: row.int(2)? != 0,
+        software_release: row.opt_text(3)?,
+        software_type: row.opt_text(4)?,
+        title: row.opt_text(5)?,
+        requested_by: row.text(6)?,
+        requester_id: row.text(7)?,
+        requested_state: row.text(8)?,
+        parameter_xml: row.opt_text(9)?,
+        connection_xml: row.opt_text(10)?,
+        shared_instance_list: row.opt_text(11)?,
+        timestamp: row.opt_real(12)?,
     })
 }
 
 pub(super) const SHARED_COLUMNS: &str =
     "reference, computer_reference, hosted_by, connection_xml, requester_id";
 
-pub(super) fn shared(row: &AnyRow) -> Result<SharedRow, StoreError> {
+pub(super) fn shared(mut row: Row) -> Result<SharedRow, StoreError> {
     Ok(SharedRow {
-        reference: row.try_get("reference")?,
-        computer_reference: row.try_get("computer_reference")?,
-        hosted_by: row.try_get("hosted_by")?,
-        connection_xml: row.try_get("connection_xml")?,
-        requester_id: row.try_get("requester_id")?,
+        reference: row.text(0)?,
+        computer_reference: row.text(1)?,
+        hosted_by: row.text(2)?,
+        connection_xml: row.opt_text(3)?,
+        requester_id: row.text(4)?,
     })
 }
 
-pub(super) fn address(row: &AnyRow) -> Result<AddressRow, StoreError> {
-    Ok(AddressRow {
-        interface: row.try_get("interface")?,
-        address: row.try_get("address")?,
-        netmask: row.try_get("netmask")?,
-    })
+/// Reads `interface, address, netmask`.
+pub(super) fn address(mut row: Row) -> Result<AddressRow, StoreError> {
+    Ok(AddressRow { interface: row.text(0)?, address: row.text(1)?, netmask: row.text(2)? })
 }
 
-pub(super) fn computer(row: &AnyRow) -> Result<ComputerRow, StoreError> {
+/// Columns read by [`computer`].
+pub(super) const COMPUTER_COLUMNS: &str = "reference, address, netmask, network";
+
+pub(super) fn computer(mut row: Row) -> Result<ComputerRow, StoreError> {
     Ok(ComputerRow {
-        reference: row.try_get("reference")?,
-        address: row.try_get("address")?,
-        netmask: row.try_get("netmask")?,
-        network: row.try_get("network")?,
+        reference: row.text(0)?,
+        address: row.opt_text(1)?,
+        netmask: row.opt_text(2)?,
+        network: row.opt_text(3)?,
     })
 }
 
-pub(super) fn software(row: &AnyRow) -> Result<SoftwareRow, StoreError> {
-    Ok(SoftwareRow {
-        url: row.try_get("url")?,
-        computer_reference: row.try_get("computer_reference")?,
-        requested_state: row.try_get("requested_state")?,
-    })
+/// Reads `url, computer_reference, requested_state`.
+pub(super) fn software(mut row: Row) -> Result<SoftwareRow, StoreError> {
+    Ok(SoftwareRow { url: row.text(0)?, computer_reference: row.text(1)?, requested_state: row.text(2)? })
 }

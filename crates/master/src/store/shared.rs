@@ -3,12 +3,13 @@
 //! for published connection parameters (§7.3).
 
 use proto::Value;
-use sqlx::AnyConnection;
+use crate::store::Db;
 
 use super::computer::{addresses, slot};
 use super::instance::{next_timestamp, Refusal};
 use super::rows::{self, AddressRow, SharedRow, SlotRow, SHARED_COLUMNS, SLOT_COLUMNS};
 use super::{next_position, StoreError, WriteTx};
+use super::sql::query;
 
 /// A validated request for a shared instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +85,7 @@ pub async fn request(tx: &mut WriteTx, request: &SharedRequest, now: f64) -> Res
     let encoded = proto::marshal::encode(&Value::List(list));
     // Only a change of the list moves the host's timestamp (§7.3).
     let timestamp = if changed { Some(next_timestamp(now, host.timestamp)) } else { host.timestamp };
-    sqlx::query(
+    query(
         "UPDATE partition_slot SET shared_instance_list = $1, timestamp_s = $2 \
          WHERE computer_reference = $3 AND reference = $4",
     )
@@ -97,7 +98,7 @@ pub async fn request(tx: &mut WriteTx, request: &SharedRequest, now: f64) -> Res
     let shared = match shared_instance(tx, &reference, &request.computer).await? {
         None => {
             let position = next_position(tx, "shared_instance").await?;
-            sqlx::query(
+            query(
                 "INSERT INTO shared_instance (reference, computer_reference, hosted_by, requester_id, position) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
@@ -118,7 +119,7 @@ pub async fn request(tx: &mut WriteTx, request: &SharedRequest, now: f64) -> Res
         }
         Some(mut shared) => {
             if !request.requester_id.is_empty() && shared.requester_id != request.requester_id {
-                sqlx::query(
+                query(
                     "UPDATE shared_instance SET requester_id = $1 WHERE reference = $2 AND computer_reference = $3",
                 )
                 .bind(&request.requester_id)
@@ -158,12 +159,12 @@ async fn find_host(tx: &mut WriteTx, request: &SharedRequest) -> Result<SlotRow,
         sql.push_str(&format!(" AND reference = ${}", criteria.len()));
     }
     sql.push_str(" ORDER BY position LIMIT 1");
-    let mut query = sqlx::query(&sql);
+    let mut query = query(&sql);
     for value in &criteria {
-        query = query.bind(value.clone());
+        query = query.bind(value);
     }
     match query.fetch_optional(&mut **tx).await? {
-        Some(row) => rows::slot(&row),
+        Some(row) => rows::slot(row),
         None => {
             let listed = Value::List(criteria.into_iter().map(Value::String).collect());
             Err(Refusal::NoSharedHost { criteria: proto::python_repr::repr_of(&listed) }.into())
@@ -213,13 +214,13 @@ pub fn host_list(host: &SlotRow) -> Result<Vec<Value>, StoreError> {
 /// # Errors
 /// SQL errors.
 pub async fn shared_instance(
-    conn: &mut AnyConnection,
+    conn: &mut Db,
     reference: &str,
     computer: &str,
 ) -> Result<Option<SharedRow>, StoreError> {
     let sql = format!("SELECT {SHARED_COLUMNS} FROM shared_instance WHERE reference = $1 AND computer_reference = $2");
-    let found = sqlx::query(&sql).bind(reference).bind(computer).fetch_optional(conn).await?;
-    found.as_ref().map(rows::shared).transpose()
+    let found = query(&sql).bind(reference).bind(computer).fetch_optional(conn).await?;
+    found.map(rows::shared).transpose()
 }
 
 /// Stores connection parameters published for a shared instance by its
@@ -236,9 +237,9 @@ pub async fn set_connection(
     now: f64,
 ) -> Result<(), StoreError> {
     let sql = format!("SELECT {SHARED_COLUMNS} FROM shared_instance WHERE reference = $1 ORDER BY position LIMIT 1");
-    let found = sqlx::query(&sql).bind(reference).fetch_optional(&mut **tx).await?;
-    let current = found.as_ref().map(rows::shared).transpose()?;
-    sqlx::query("UPDATE shared_instance SET connection_xml = $1, hosted_by = $2 WHERE reference = $3")
+    let found = query(&sql).bind(reference).fetch_optional(&mut **tx).await?;
+    let current = found.map(rows::shared).transpose()?;
+    query("UPDATE shared_instance SET connection_xml = $1, hosted_by = $2 WHERE reference = $3")
         .bind(connection_xml)
         .bind(hosted_by)
         .bind(reference)
@@ -256,12 +257,12 @@ pub async fn set_connection(
 ///
 /// # Errors
 /// SQL errors.
-pub async fn user_shared(conn: &mut AnyConnection, title: Option<&str>) -> Result<Vec<SharedRow>, StoreError> {
+pub async fn user_shared(conn: &mut Db, title: Option<&str>) -> Result<Vec<SharedRow>, StoreError> {
     let sql = format!(
         "SELECT {SHARED_COLUMNS} FROM shared_instance WHERE ($1 = '' AND reference LIKE '\\_%' ESCAPE '\\') \
          OR reference = $2 ORDER BY position"
     );
     let exact = title.map(|t| shared_reference("", t)).unwrap_or_default();
-    let found = sqlx::query(&sql).bind(title.unwrap_or("")).bind(exact).fetch_all(conn).await?;
-    found.iter().map(rows::shared).collect()
+    let found = query(&sql).bind(title.unwrap_or("")).bind(&exact).fetch_all(conn).await?;
+    found.into_iter().map(rows::shared).collect()
 }

@@ -1,22 +1,21 @@
 //! The whole-computer reads (`computer::slots`, `computer::addresses_by_slot`)
-//! pack each row into one text in SQL: they read back exactly what the
-//! per-slot reads give, whatever the texts hold (the packing's own `|`, `;`
-//! and `N`, NULLs, non-ASCII), on both engines.
+//! read back exactly what the per-slot reads give, whatever the texts hold
+//! (separator-like `|` and `;`, NULLs, NULs, non-ASCII), on both engines.
 
 use master::store::computer::{self, FormattedComputer, FormattedSlot};
-use master::store::{AddressRow, Backend};
+use master::store::{sql, AddressRow, Backend};
 
 use crate::on_both_engines;
 use crate::support::Master;
 
-/// Texts that look like the packing's separators, literals and NULL marker.
+/// Texts that look like separators, escapes and NULL markers.
 const AWKWARD: [&str; 9] = ["|", "||", "|;", "|N", "N", ";", "a|;|N||b", "é|\u{1F600};", ""];
 
 fn address(interface: &str, address: &str, netmask: &str) -> AddressRow {
     AddressRow { interface: interface.to_owned(), address: address.to_owned(), netmask: netmask.to_owned() }
 }
 
-async fn packed_reads(master: Master) {
+async fn whole_computer_reads(master: Master) {
     let reference = "comp|;N";
     // SQLite text may hold a NUL (PostgreSQL refuses it), where SQLite's
     // string functions such as LIKE stop.
@@ -38,35 +37,38 @@ async fn packed_reads(master: Master) {
         })
         .collect();
     let formatted = FormattedComputer { reference: reference.to_owned(), address: None, netmask: None, network: None, slots };
-    let (mut tx, _guard) = master.store.begin_write().await.expect("begin");
+    let mut tx = master.store.begin_write().await.expect("begin");
     computer::format(&mut tx, &formatted).await.expect("format");
     for (index, text) in awkward.iter().enumerate().filter(|(index, text)| index % 2 == 0 || text.contains('\0')) {
         let null = |field: usize| matches!((index + field) % 3, 1 | 2).then(|| format!("{text}{field}"));
-        sqlx::query(
+        let (release, software_type, title) = (null(1), null(2), null(3));
+        let (parameters, connection, shared) = (null(4), null(5), null(6));
+        let (requester, state, slot) = (format!("{text}|"), format!("|{text}"), format!("slot{index}{text}"));
+        sql::query(
             "UPDATE partition_slot SET busy = 1, software_release = $1, software_type = $2, title = $3, \
              requested_by = $4, requester_id = $5, requested_state = $6, parameter_xml = $7, connection_xml = $8, \
              shared_instance_list = $9 WHERE computer_reference = $10 AND reference = $11",
         )
-        .bind(null(1))
-        .bind(null(2))
-        .bind(null(3))
-        .bind(text.to_string())
-        .bind(format!("{text}|"))
-        .bind(format!("|{text}"))
-        .bind(null(4))
-        .bind(null(5))
-        .bind(null(6))
+        .bind(&release)
+        .bind(&software_type)
+        .bind(&title)
+        .bind(*text)
+        .bind(&requester)
+        .bind(&state)
+        .bind(&parameters)
+        .bind(&connection)
+        .bind(&shared)
         .bind(reference)
-        .bind(format!("slot{index}{text}"))
-        .execute(&mut *tx)
+        .bind(&slot)
+        .execute(&mut tx)
         .await
         .expect("allocate");
         if index % 4 != 0 {
-            sqlx::query("UPDATE partition_slot SET timestamp_s = $1 WHERE computer_reference = $2 AND reference = $3")
+            sql::query("UPDATE partition_slot SET timestamp_s = $1 WHERE computer_reference = $2 AND reference = $3")
                 .bind(1_764_085_000.123_456_7 + index as f64)
                 .bind(reference)
-                .bind(format!("slot{index}{text}"))
-                .execute(&mut *tx)
+                .bind(&slot)
+                .execute(&mut tx)
                 .await
                 .expect("timestamp");
         }
@@ -85,4 +87,4 @@ async fn packed_reads(master: Master) {
     assert!(computer::slots(&mut tx, "nope").await.expect("slots").is_empty());
     assert!(computer::addresses_by_slot(&mut tx, "nope").await.expect("addresses").is_empty());
 }
-on_both_engines!(packed_reads_match_per_slot_reads, packed_reads);
+on_both_engines!(whole_computer_reads_match_per_slot_reads, whole_computer_reads);

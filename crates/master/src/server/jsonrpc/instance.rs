@@ -177,7 +177,7 @@ pub(super) async fn request(State(app): State<AppState>, headers: HeaderMap, Cal
     // the header is a 400 even for the frontends it fakes.
     let no_form = Fields::default();
     let asking = {
-        let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+        let mut conn = app.store.read().await?;
         request::requester(&mut conn, &headers, &no_form).await?
     };
     let answer = request::place_order(&app, &headers, &no_form, &placed_order, |placed| {
@@ -285,7 +285,7 @@ fn no_shared(guid: &str) -> JsonError {
 }
 
 /// The document of an allocated instance as stored.
-async fn stored_instance_document(conn: &mut sqlx::AnyConnection, slot: &SlotRow) -> Result<serde_json::Value, JsonError> {
+async fn stored_instance_document(conn: &mut crate::store::Db, slot: &SlotRow) -> Result<serde_json::Value, JsonError> {
     let addresses = computer::addresses(conn, &slot.computer_reference, &slot.reference).await?;
     Ok(instance_document(slot, &addresses, &slot.requested_state)?)
 }
@@ -296,7 +296,7 @@ async fn stored_instance_document(conn: &mut sqlx::AnyConnection, slot: &SlotRow
 /// # Errors
 /// `no_host` when the host slot is gone; store failures.
 async fn stored_shared_document(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::store::Db,
     record: &SharedRow,
     no_host: impl FnOnce() -> JsonError,
 ) -> Result<Option<serde_json::Value>, JsonError> {
@@ -310,7 +310,7 @@ async fn stored_shared_document(
 /// `slapos.get.v0.software_instance`.
 pub(super) async fn get(State(app): State<AppState>, Call(request): Call<InstanceGuidOnly>) -> Answer {
     let guid = InstanceGuid::parse(&request.instance_guid)?;
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     if guid.shared {
         let record = lookup::shared_by_reference(&mut conn, &guid.shared_reference())
             .await?
@@ -327,7 +327,7 @@ pub(super) async fn get(State(app): State<AppState>, Call(request): Call<Instanc
 
 /// `slapos.get.v0.compute_partition`: the instance on a slot.
 pub(super) async fn compute_partition(State(app): State<AppState>, Call(request): Call<ComputePartition>) -> Answer {
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let slot = computer::slot(&mut conn, &request.computer_guid, &request.compute_partition_id)
         .await?
         .filter(|slot| slot.busy && slot.title.as_deref().is_some_and(|t| !t.is_empty()))
@@ -338,7 +338,7 @@ pub(super) async fn compute_partition(State(app): State<AppState>, Call(request)
 /// `slapos.get.v0.instance_tree`: the root of the tree with that title,
 /// an instance or a shared instance; exactly one must match.
 pub(super) async fn tree(State(app): State<AppState>, Call(request): Call<TreeTitle>) -> Answer {
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let roots = instance::tree_roots(&mut conn, Some(&request.title)).await?;
     let not_found = || JsonError::forbidden(format!("No instance tree {} found.", request.title));
     match (roots.instances.as_slice(), roots.shared.as_slice()) {
@@ -354,7 +354,7 @@ pub(super) async fn tree(State(app): State<AppState>, Call(request): Call<TreeTi
 /// `slapos.allDocs.v0.instance_tree_list`: the titles of every tree's
 /// root, instances first.
 pub(super) async fn tree_list(State(app): State<AppState>, Call(super::node::NoParameter {}): Call<super::node::NoParameter>) -> Answer {
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let roots = instance::tree_roots(&mut conn, None).await?;
     let instances = roots.instances.iter().map(|slot| slot.title.clone().unwrap_or_default());
     let shared = roots.shared.iter().map(|record| split_shared_reference(&record.reference).0);
@@ -369,7 +369,7 @@ pub(super) async fn hosted_list(State(app): State<AppState>, Call(request): Call
     if guid.shared {
         return Err(no_instance(&request.instance_guid));
     }
-    let mut conn = app.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = app.store.read().await?;
     let host = instance::instance(&mut conn, &guid.title, &guid.requested_by)
         .await?
         .ok_or_else(|| no_instance(&request.instance_guid))?;
@@ -400,7 +400,7 @@ pub(super) async fn reported_state(State(app): State<AppState>, Call(report): Ca
     if guid.shared {
         return Ok(success("Ignored"));
     }
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     let slot = instance::instance(&mut tx, &guid.title, &guid.requested_by)
         .await?
         .ok_or_else(|| no_instance(&report.instance_guid))?;
@@ -421,7 +421,7 @@ pub(super) async fn bang(State(app): State<AppState>, Call(request): Call<Instan
         return Err(JsonError::forbidden("NotImplemented"));
     }
     tracing::info!(instance = %guid, message = %request.message, "instance bang");
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     if guid.requested_by.is_empty() {
         instance::bang_tree(&mut tx, &guid.title, now()).await?;
     } else if let Some(slot) = instance::instance(&mut tx, &guid.title, &guid.requested_by).await? {
@@ -438,7 +438,7 @@ pub(super) async fn rename(State(app): State<AppState>, Call(request): Call<Inst
     if guid.shared {
         return Err(JsonError::forbidden("NotImplemented"));
     }
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     let slot = instance::instance(&mut tx, &guid.title, &guid.requested_by)
         .await?
         .ok_or_else(|| no_instance(&request.instance_guid))?;
@@ -454,7 +454,7 @@ pub(super) async fn connection_parameters(State(app): State<AppState>, Call(requ
     let guid = InstanceGuid::parse(&request.instance_guid)?;
     let published = Value::from(&serde_json::Value::Object(request.connection_parameter_dict));
     let connection_xml = parameter_xml(&published, "connection_parameter_dict")?;
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     if guid.shared {
         let reference = guid.shared_reference();
         let record = lookup::shared_by_reference(&mut tx, &reference)

@@ -135,12 +135,6 @@ impl From<StoreError> for JsonError {
     }
 }
 
-impl From<sqlx::Error> for JsonError {
-    fn from(error: sqlx::Error) -> JsonError {
-        JsonError::from(StoreError::from(error))
-    }
-}
-
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "status": self.status.as_u16(), "type": self.kind(), "title": self.title });

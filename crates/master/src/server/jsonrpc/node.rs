@@ -183,7 +183,7 @@ pub(super) async fn status(Call(_): Call<ComputeNode>) -> Answer {
 /// install (or remove) a release.
 pub(super) async fn supply(State(app): State<AppState>, Call(request): Call<Supply>) -> Answer {
     let state = request.state.unwrap_or(WantedSoftwareState::Available).as_str();
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     software::supply(&mut tx, &request.computer_guid, &request.software_release_uri, state).await?;
     tx.commit().await?;
     Ok(success(format!("Supplied {} to be {state}", request.software_release_uri)))
@@ -196,14 +196,14 @@ pub(super) async fn software_installation_reported(State(app): State<AppState>, 
     if report.reported_state != ReportedSoftwareState::Destroyed {
         return Ok(success("Ignored"));
     }
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     software::remove(&mut tx, &report.computer_guid, &report.software_release_uri).await?;
     tx.commit().await?;
     Ok(success("Destroyed"))
 }
 
 /// The 403 for a compute node that was never formatted.
-async fn registered(conn: &mut sqlx::AnyConnection, computer_guid: &str) -> Result<(), JsonError> {
+async fn registered(conn: &mut crate::store::Db, computer_guid: &str) -> Result<(), JsonError> {
     match computer::computer(conn, computer_guid).await? {
         Some(_) => Ok(()),
         None => Err(JsonError::forbidden(format!("{computer_guid} is not registered."))),
@@ -212,7 +212,7 @@ async fn registered(conn: &mut sqlx::AnyConnection, computer_guid: &str) -> Resu
 
 /// `slapos.allDocs.v0.compute_node_software_installation_list`.
 pub(super) async fn software_installation_list(State(app): State<AppState>, Call(node): Call<ComputeNode>) -> Answer {
-    let mut conn = app.store.pool().acquire().await?;
+    let mut conn = app.store.read().await?;
     registered(&mut conn, &node.computer_guid).await?;
     let installations = software::installations(&mut conn, &node.computer_guid).await?;
     let result_list: Vec<_> = installations
@@ -225,7 +225,7 @@ pub(super) async fn software_installation_list(State(app): State<AppState>, Call
 /// `slapos.allDocs.v0.compute_node_instance_list`: the instances allocated
 /// on a compute node, in format order.
 pub(super) async fn instance_list(State(app): State<AppState>, Call(node): Call<ComputeNode>) -> Answer {
-    let mut conn = app.store.pool().acquire().await?;
+    let mut conn = app.store.read().await?;
     registered(&mut conn, &node.computer_guid).await?;
     let slots = computer::slots(&mut conn, &node.computer_guid).await?;
     let result_list: Vec<_> = slots
@@ -248,7 +248,7 @@ pub(super) async fn instance_list(State(app): State<AppState>, Call(node): Call<
 /// `slapos.allDocs.WIP.compute_node_list` (experimental): every formatted
 /// compute node.
 pub(super) async fn compute_node_list(State(app): State<AppState>, Call(NoParameter {}): Call<NoParameter>) -> Answer {
-    let mut conn = app.store.pool().acquire().await?;
+    let mut conn = app.store.read().await?;
     let computers = computer::computers(&mut conn).await?;
     let result_list: Vec<_> = computers.iter().map(|c| json!({ "computer_guid": c.reference })).collect();
     Ok(reply(json!({ "result_list": result_list })))
@@ -271,7 +271,7 @@ pub(super) async fn format(State(app): State<AppState>, Call(request): Call<Form
         }
     }
     let formatted = FormattedComputer { reference: request.computer_guid, address: None, netmask: None, network: None, slots };
-    let (mut tx, _guard) = app.store.begin_write().await?;
+    let mut tx = app.store.begin_write().await?;
     computer::format(&mut tx, &formatted).await?;
     tx.commit().await?;
     Ok(success("Formatted"))

@@ -1,0 +1,198 @@
+//! SQLite, in process: one writer connection behind the write gate and a
+//! small pool of reader connections (WAL lets them read while the writer
+//! writes). Statements run in the calling task; see `sql` for why.
+//!
+//! A file database is opened with `journal_mode=WAL`, `synchronous=NORMAL`
+//! (a commit survives a crash of the process; a power cut may lose the last
+//! transactions but never corrupts the file), a 30 s busy timeout (another
+//! process holding the file) and foreign keys on. An in-memory database
+//! (tests) is one connection that reads share with the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::types::{Null, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::OwnedMutexGuard;
+
+use super::sql::{Cell, Param, Query, Row};
+use super::StoreError;
+
+/// Idle reader connections kept open; more are opened under load and
+/// closed when returned.
+const IDLE_READERS_MAX: usize = 8;
+
+/// Prepared statements cached per connection: every query text the store
+/// has, with room to spare.
+const STATEMENT_CACHE_CAPACITY: usize = 128;
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Location {
+    /// A file, created on first open.
+    File(PathBuf),
+    /// A private in-memory database, gone when the store is dropped.
+    Memory,
+}
+
+/// The connections of one SQLite store.
+#[derive(Debug)]
+pub(super) struct Engine {
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// `None` for an in-memory database: reads use the writer.
+    readers: Option<Arc<Readers>>,
+}
+
+#[derive(Debug)]
+pub(super) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// A connection lent to a [`super::sql::Db`]: the writer (under the write
+/// gate) or a reader, returned to the pool when dropped.
+#[derive(Debug)]
+pub(super) enum Lease {
+    Writer(OwnedMutexGuard<Connection>),
+    Reader { connection: Option<Connection>, pool: Arc<Readers> },
+}
+
+impl Lease {
+    /// The connection itself.
+    pub(super) fn get(&mut self) -> &Connection {
+        match self {
+            Lease::Writer(guard) => guard,
+            Lease::Reader { connection, .. } => connection.as_ref().expect("a reader lease holds its connection until dropped"),
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Lease::Reader { connection, pool } = self {
+            let mut idle = pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE_READERS_MAX {
+                idle.extend(connection.take());
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Opens (creating) the database.
+    ///
+    /// # Errors
+    /// The file cannot be opened or is not a database.
+    pub(super) fn open(location: &Location) -> Result<Engine, StoreError> {
+        match location {
+            Location::Memory => {
+                let writer = Connection::open_in_memory()?;
+                configure(&writer)?;
+                Ok(Engine { writer: Arc::new(tokio::sync::Mutex::new(writer)), readers: None })
+            }
+            Location::File(path) => {
+                let writer = open_file(path)?;
+                let readers = Readers { path: path.clone(), idle: Mutex::new(Vec::new()) };
+                Ok(Engine { writer: Arc::new(tokio::sync::Mutex::new(writer)), readers: Some(Arc::new(readers)) })
+            }
+        }
+    }
+
+    /// The writer connection, once no other writer of this process holds it.
+    pub(super) async fn writer(&self) -> Lease {
+        Lease::Writer(self.writer.clone().lock_owned().await)
+    }
+
+    /// A connection for reads.
+    ///
+    /// # Errors
+    /// A new reader connection failed to open.
+    pub(super) async fn reader(&self) -> Result<Lease, StoreError> {
+        let Some(pool) = &self.readers else {
+            return Ok(self.writer().await);
+        };
+        let idle = pool.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => open_file(&pool.path)?,
+        };
+        Ok(Lease::Reader { connection: Some(connection), pool: pool.clone() })
+    }
+}
+
+fn open_file(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)
+        .map_err(|error| StoreError::Open { path: path.display().to_string(), detail: error.to_string() })?;
+    configure(&connection)?;
+    let mode: String = connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(path = %path.display(), mode, "SQLite refused WAL journaling; concurrent reads will wait for writes");
+    }
+    Ok(connection)
+}
+
+fn configure(connection: &Connection) -> Result<(), StoreError> {
+    connection.busy_timeout(std::time::Duration::from_secs(30))?;
+    connection.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    Ok(())
+}
+
+/// Prepares (from the cache) and binds `query`: each `$N` parameter of the
+/// text gets the N-th bound value, wherever and however often it appears.
+fn prepare<'c>(connection: &'c Connection, query: &Query<'_>) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+    let mut statement = connection.prepare_cached(query.sql)?;
+    for index in 1..=statement.parameter_count() {
+        let number = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|digits| digits.parse::<usize>().ok())
+            .filter(|number| (1..=query.params.len()).contains(number))
+            .ok_or_else(|| StoreError::Corrupted {
+                table: "query",
+                detail: format!("parameter {index} of {:?} has no bound value", query.sql),
+            })?;
+        match query.params[number - 1] {
+            Param::Null => statement.raw_bind_parameter(index, Null)?,
+            Param::Text(text) => statement.raw_bind_parameter(index, text)?,
+            Param::Int(value) => statement.raw_bind_parameter(index, value)?,
+            Param::Real(value) => statement.raw_bind_parameter(index, value)?,
+        }
+    }
+    Ok(statement)
+}
+
+/// Runs a statement that returns no rows.
+pub(super) fn execute(connection: &Connection, query: &Query<'_>) -> Result<u64, StoreError> {
+    let mut statement = prepare(connection, query)?;
+    let changed = statement.raw_execute()?;
+    Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+}
+
+/// At most `limit` rows of a query.
+pub(super) fn fetch(connection: &Connection, query: &Query<'_>, limit: usize) -> Result<Vec<Row>, StoreError> {
+    let mut statement = prepare(connection, query)?;
+    let columns = statement.column_count();
+    let mut rows = statement.raw_query();
+    let mut found = Vec::new();
+    while found.len() < limit {
+        let Some(row) = rows.next()? else { break };
+        let mut cells = Vec::with_capacity(columns);
+        for index in 0..columns {
+            cells.push(match row.get_ref(index)? {
+                ValueRef::Null => Cell::Null,
+                ValueRef::Integer(value) => Cell::Int(value),
+                ValueRef::Real(value) => Cell::Real(value),
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Cell::Text(
+                    String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupted {
+                        table: "query result",
+                        detail: format!("column {index} of {:?} is not UTF-8", query.sql),
+                    })?,
+                ),
+            });
+        }
+        found.push(Row(cells));
+    }
+    Ok(found)
+}
