@@ -69,6 +69,9 @@ enum Command {
     /// Compute node administration: register.
     #[command(subcommand)]
     Node(cmd::node::Command),
+    /// Buildout profiles: resolve.
+    #[command(subcommand)]
+    Profile(cmd::profile::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +123,7 @@ async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<output::Output> {
         Command::Service(command) => cmd::service::run(command).await,
         Command::Computer(command) => cmd::computer::run(command).await,
         Command::Node(command) => cmd::node::run(command, ctx).await,
+        Command::Profile(command) => cmd::profile::run(command, ctx).await,
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod client_config;
 pub(crate) mod computer;
 pub(crate) mod node;
+pub(crate) mod profile;
 pub mod proxy;
 pub(crate) mod remove;
 pub(crate) mod request;

@@ -6,6 +6,7 @@
 
 #[path = "../../../client/tests/it/fixture.rs"]
 mod fixture;
+mod profile_install;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
