@@ -8,6 +8,7 @@
 #![allow(unreachable_pub)]
 
 mod cmd;
+mod fetch;
 mod ini;
 mod output;
 

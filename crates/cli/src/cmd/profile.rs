@@ -3,7 +3,10 @@
 //! resolved as zc.buildout 6.0.1 would resolve it with no recipe run (or,
 //! with `--raw`, merged but not substituted). `--json` prints one object
 //! section -> {option -> value}. Remote `extends` are fetched over http://
-//! here; https:// is refused until the TLS work lands.
+//! or https:// (`crate::fetch`, `--ca-cert` for a private CA).
+//!
+//! Both run the interpreter named by `--python` once to learn the facts
+//! conditional sections test, and cache them (`probe`).
 //!
 //! `slapos profile install FILE [section:option=value...] [--directory DIR]`
 //! runs `buildout install` (spec §8) with the built-in recipes in the
@@ -14,13 +17,14 @@
 //! when it failed (exit 1).
 
 use anyhow::Context;
-use profile::python::PythonEnv;
-use profile::{Fetch, LoadOptions, Sections};
+use profile::{LoadOptions, Sections};
 
+use crate::fetch::{FetchArgs, HttpFetch};
 use crate::output::Output;
 use crate::Ctx;
 
 mod install;
+mod probe;
 
 /// `slapos profile ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -34,7 +38,7 @@ pub(crate) enum Command {
 /// Options of `slapos profile resolve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ResolveArgs {
-    /// The profile: a path or an http:// URL.
+    /// The profile: a path or an http:// or https:// URL.
     file: String,
     /// Print the merged data before substitution (macros expanded).
     #[arg(long)]
@@ -43,6 +47,8 @@ pub(crate) struct ResolveArgs {
     /// sections test, and which `buildout:executable` names.
     #[arg(long, env = "SLAPOS_PYTHON", default_value = "python3")]
     python: String,
+    #[command(flatten)]
+    fetch: FetchArgs,
     /// Assignments `section:option=value` (`option+=value`, `option-=value`;
     /// the section defaults to `buildout`), applied last.
     assignments: Vec<String>,
@@ -60,10 +66,10 @@ async fn resolve(args: ResolveArgs) -> anyhow::Result<Output> {
     let handle = tokio::runtime::Handle::current();
     let file = args.file.clone();
     let sections = tokio::task::spawn_blocking(move || -> anyhow::Result<Sections> {
-        let mut options = LoadOptions::new(probe_python(&args.python)?);
+        let fetch = HttpFetch::new(&args.fetch, handle)?;
+        let mut options = LoadOptions::new(probe::probe_python(&args.python)?);
         options.overrides = args.assignments;
         options.home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-        let fetch = HttpFetch { handle, http: reqwest::Client::new() };
         let profile = profile::load(&args.file, &options, &fetch)?;
         for warning in profile.warnings() {
             tracing::warn!("{warning}");
@@ -75,19 +81,6 @@ async fn resolve(args: ResolveArgs) -> anyhow::Result<Output> {
     .with_context(|| format!("cannot resolve {file}"))?;
     let human = render(&sections);
     Ok(Output::new(&sections, human))
-}
-
-/// The interpreter facts, from running the probe script on `python`.
-pub(crate) fn probe_python(python: &str) -> anyhow::Result<PythonEnv> {
-    let output = std::process::Command::new(python)
-        .arg("-c")
-        .arg(PythonEnv::PROBE_SCRIPT)
-        .output()
-        .with_context(|| format!("cannot run {python} to learn its version (set --python)"))?;
-    if !output.status.success() {
-        anyhow::bail!("{python} failed probing its version: {}", String::from_utf8_lossy(&output.stderr).trim());
-    }
-    PythonEnv::from_probe_json(&String::from_utf8_lossy(&output.stdout)).with_context(|| format!("unexpected answer from {python}"))
 }
 
 /// The profile in buildout syntax: sections and options sorted, multi-line
@@ -113,31 +106,6 @@ fn render(sections: &Sections) -> String {
         }
     }
     text
-}
-
-/// `extends` URLs over http:// with the CLI's runtime.
-pub(crate) struct HttpFetch {
-    pub(crate) handle: tokio::runtime::Handle,
-    pub(crate) http: reqwest::Client,
-}
-
-impl Fetch for HttpFetch {
-    fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
-        if url.starts_with("https://") {
-            return Err("https is not supported yet (no TLS in this build); use http:// or a local copy".to_owned());
-        }
-        if !url.starts_with("http://") {
-            return Err(format!("unsupported URL scheme in {url}"));
-        }
-        self.handle.block_on(async {
-            let response = self.http.get(url).send().await.map_err(|error| error.to_string())?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(format!("HTTP Error {}: {}", status.as_u16(), status.canonical_reason().unwrap_or("")));
-            }
-            response.bytes().await.map(|body| body.to_vec()).map_err(|error| error.to_string())
-        })
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@
 
 #[path = "../../../client/tests/it/fixture.rs"]
 mod fixture;
+mod https_server;
+mod profile_https;
 mod profile_install;
+mod profile_probe;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -2,9 +2,15 @@
 //! (`sys os platform re` and the flags of `_default_globals`), the builtins
 //! the SlapOS fork gives `!py!` values, the Python builtins conditions use
 //! (`len`, `int`, `any`, ...), the module attributes answered from
-//! [`PythonEnv`], and a few `str`/`list`/`dict` methods. Anything that would
-//! read the machine (`open`, `os.environ`, `os.path.exists`) is an error:
-//! conditions are evaluated without I/O.
+//! [`PythonEnv`], and a few `str`/`list`/`dict` methods. Conditions read
+//! the local machine's files where real SlapOS profiles do (`open(path)
+//! .read()`, `os.path.isdir/exists/isfile/islink/lexists/getsize`,
+//! `os.access(path, os.F_OK | os.R_OK)`, `platform.freedesktop_os_release()`,
+//! as `component/gcc` and `component/poppler` do): zc.buildout evaluates them
+//! with Python on the machine the probed interpreter runs on, which is this
+//! one. Relative paths are taken from the process's working directory, as
+//! Python does. The rest of the machine (`os.environ`, `os.listdir`,
+//! `os.path.realpath`...) stays an error.
 
 use super::env::PythonEnv;
 use super::eval::{Object, Scope, MAX_SEQUENCE_LENGTH};
@@ -55,6 +61,12 @@ pub(crate) enum Function {
     HasAttr,
     GetAttr,
     Open,
+    /// `os.path.<name>(path)`: a file-system test.
+    PathTest(&'static str),
+    /// `os.access(path, mode)`.
+    OsAccess,
+    /// `platform.freedesktop_os_release()`.
+    FreedesktopOsRelease,
     // Module functions answered from the environment.
     PlatformMachine,
     PlatformSystem,
@@ -173,6 +185,7 @@ pub(crate) fn get_attribute(
             };
             module_attribute(env, module, name)
         }
+        Object::File(file) => super::machine::file_method(file, name),
         Object::VersionInfo(items) => {
             let position = ["major", "minor", "micro", "releaselevel", "serial"]
                 .iter()
@@ -224,18 +237,22 @@ fn module_attribute(env: &PythonEnv, module: Module, name: &str) -> Result<Objec
         (Module::Os, "pardir") => Ok(text("..")),
         (Module::Os, "extsep") => Ok(text(".")),
         (Module::Os, "path") => Ok(Object::Module(Module::OsPath)),
+        (Module::Os, "F_OK") => Ok(Object::Value(PyValue::Int(0))),
+        (Module::Os, "X_OK") => Ok(Object::Value(PyValue::Int(1))),
+        (Module::Os, "W_OK") => Ok(Object::Value(PyValue::Int(2))),
+        (Module::Os, "R_OK") => Ok(Object::Value(PyValue::Int(4))),
+        (Module::Os, "access") => function(Function::OsAccess),
         (
             Module::Os,
-            "environ" | "getenv" | "getcwd" | "listdir" | "uname" | "getuid" | "stat" | "access",
+            "environ" | "getenv" | "getcwd" | "listdir" | "uname" | "getuid" | "stat",
         ) => Err(PythonError::new(format!(
             "os.{name} is not supported: conditions are evaluated without reading the machine"
         ))),
         (Module::OsPath, "sep") => Ok(text(&env.os_sep)),
-        (
-            Module::OsPath,
-            "exists" | "isfile" | "isdir" | "islink" | "lexists" | "realpath" | "expanduser"
-            | "getsize",
-        ) => function(Function::Io(io_name(name))),
+        (Module::OsPath, "exists" | "isfile" | "isdir" | "islink" | "lexists" | "getsize") => {
+            function(Function::PathTest(io_name(name)))
+        }
+        (Module::OsPath, "realpath" | "expanduser") => function(Function::Io(io_name(name))),
         (Module::Platform, "machine") => function(Function::PlatformMachine),
         (Module::Platform, "system") => function(Function::PlatformSystem),
         (Module::Platform, "release") => function(Function::PlatformRelease),
@@ -249,6 +266,7 @@ fn module_attribute(env: &PythonEnv, module: Module, name: &str) -> Result<Objec
             function(Function::PlatformPythonImplementation)
         }
         (Module::Platform, "architecture") => function(Function::PlatformArchitecture),
+        (Module::Platform, "freedesktop_os_release") => function(Function::FreedesktopOsRelease),
         (
             Module::Re,
             "match" | "search" | "fullmatch" | "compile" | "findall" | "sub" | "split",
@@ -348,6 +366,14 @@ pub(crate) fn call(
 ) -> Result<Object, PythonError> {
     match callee {
         Object::Function(function) => call_function(scope, function, args, kwargs),
+        Object::FileMethod(file, name) => {
+            if !kwargs.is_empty() {
+                return Err(PythonError::new(format!(
+                    "keyword arguments to {name}() are not supported"
+                )));
+            }
+            super::machine::call_file_method(&file, name, &data_arguments(args)?).map(Object::Value)
+        }
         Object::Method(receiver, name) => {
             if !kwargs.is_empty() {
                 return Err(PythonError::new(format!(
@@ -432,9 +458,12 @@ fn call_function(
             ])),
             Scope::Literal => Err(PythonError::new("platform is not available in !py! values")),
         },
-        Function::Open => Err(PythonError::new(
-            "open() is not supported: conditions are evaluated without reading files",
-        )),
+        Function::Open | Function::PathTest(_) | Function::OsAccess | Function::FreedesktopOsRelease => {
+            if let Scope::Literal = scope {
+                return Err(PythonError::new("the machine is not available in !py! values"));
+            }
+            super::machine::call(function, args)
+        }
         Function::Io(name) => Err(PythonError::new(format!(
             "{name}() is not supported: conditions are evaluated without reading the machine"
         ))),

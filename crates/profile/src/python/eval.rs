@@ -36,6 +36,10 @@ pub(crate) enum Object {
     VersionInfo(Vec<PyValue>),
     /// A generator expression, evaluated eagerly.
     Generator(Vec<PyValue>),
+    /// What `open()` returned: the file's content, read at once.
+    File(super::machine::OpenFile),
+    /// A method of a file, e.g. `open(p).read`.
+    FileMethod(super::machine::OpenFile, &'static str),
 }
 
 impl Object {
@@ -47,6 +51,8 @@ impl Object {
             Object::Method(..) => "builtin_function_or_method",
             Object::VersionInfo(_) => "sys.version_info",
             Object::Generator(_) => "generator",
+            Object::File(file) => file.type_name(),
+            Object::FileMethod(..) => "builtin_function_or_method",
         }
     }
 

@@ -11,15 +11,17 @@
 //! `attributes` for the second. `!py!` values use the same reader with the
 //! restricted builtins of the SlapOS fork, and `repr` writes them back.
 //!
-//! Invariants: this module does no I/O at all (no environment, no files, no
-//! processes); the interpreter facts come in a [`PythonEnv`] built by the
-//! caller, usually from [`PythonEnv::PROBE_SCRIPT`] run on the real
+//! Invariants: this module does no I/O except the file reads and tests that
+//! conditions of real profiles make (`open(p).read()`, `os.path.isdir`,
+//! `os.access`, `platform.freedesktop_os_release()`: the `machine` module;
+//! never in `!py!` values): no environment, no processes; the interpreter
+//! facts come in a [`PythonEnv`] built by the caller, usually from [`PythonEnv::PROBE_SCRIPT`] run on the real
 //! interpreter. Every failure is a [`PythonError`] value naming the
 //! expression, never a panic; nesting is bounded by [`MAX_NESTING_DEPTH`].
 //!
 //! Deliberately absent: arbitrary-precision integers (results outside `i64`
-//! are errors), `open()` and every other file or environment access (an
-//! error explaining that conditions cannot read files), regular expressions
+//! are errors), file and environment access beyond the `machine` module's
+//! (an error saying conditions cannot read the machine), regular expressions
 //! (`re` is bound but its functions are errors), lambdas, f-strings, and
 //! `\N{...}` escapes. Python's set iteration order is not reproduced: sets
 //! keep insertion order.
@@ -28,6 +30,7 @@ mod attributes;
 mod env;
 mod eval;
 mod lexer;
+mod machine;
 mod marker;
 mod methods;
 mod operators;
@@ -42,7 +45,7 @@ mod tests;
 
 pub use env::{PythonEnv, VersionInfo};
 pub use value::PyValue;
-pub(crate) use repr::str_repr;
+pub(crate) use repr::{str_repr, write_json_string};
 
 /// How deeply brackets, operators and containers may nest before evaluation
 /// gives up with an error instead of risking the stack.

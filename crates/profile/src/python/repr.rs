@@ -194,3 +194,29 @@ fn complex_repr(re: f64, im: f64) -> String {
     };
     format!("({real}{signed}j)")
 }
+
+/// Appends `text` as a JSON string literal exactly as Python's `json`
+/// module writes it by default (`ensure_ascii=True`: non-ASCII as `\uXXXX`
+/// UTF-16 units).
+pub(crate) fn write_json_string(text: &str, out: &mut String) {
+    out.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(character),
+            other => {
+                let mut units = [0u16; 2];
+                for unit in other.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+}

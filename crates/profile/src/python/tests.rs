@@ -57,6 +57,25 @@ fn slapos_condition_forms_follow_the_environment() {
 }
 
 #[test]
+fn conditions_read_the_machine_like_python() {
+    let dir = std::env::temp_dir().join(format!("profile-condition-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("model");
+    std::fs::write(&file, "Board OLinuXino\r\nrev 2\n").unwrap();
+    let (dir_text, file_text) = (dir.display().to_string(), file.display().to_string());
+    check_condition(&format!("os.path.isdir('{dir_text}') and os.access('{file_text}', os.R_OK) and 'OLinuXino' in open('{file_text}').read()"), true);
+    check_condition(&format!("open('{file_text}').read() == 'Board OLinuXino\\nrev 2\\n'"), true);
+    check_condition(&format!("open('{file_text}').readlines()[1] == 'rev 2\\n'"), true);
+    check_condition(&format!("open('{file_text}', 'rb').read()[:5] == b'Board'"), true);
+    check_condition(&format!("os.path.isfile('{file_text}') and not os.path.isdir('{file_text}') and os.path.getsize('{file_text}') == 23"), true);
+    check_condition(&format!("os.path.exists('{dir_text}/missing') or os.access('{dir_text}/missing', os.F_OK)"), false);
+    // Short-circuit: the missing file is never opened.
+    check_condition("os.path.isdir('/nonexistent/slapos') and 'x' in open('/nonexistent/slapos/model').read()", false);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(decode_py_value("open('/etc/hostname')").is_err(), "!py! values never read the machine");
+}
+
+#[test]
 fn header_escapes_are_undone_before_evaluation() {
     check_condition(r"'\x23' == chr(35)", true);
     check_condition(r"os_name != '\x3b'", true);
@@ -65,7 +84,9 @@ fn header_escapes_are_undone_before_evaluation() {
 #[test]
 fn conditions_report_errors_naming_the_expression() {
     check_condition_error("undefined_name", "undefined_name");
-    check_condition_error("open('/etc/os-release').read()", "without reading files");
+    check_condition_error("os.listdir('/')", "without reading the machine");
+    check_condition_error("open('/nonexistent/slapos-condition')", "FileNotFoundError");
+    check_condition_error("os.access('/', os.X_OK)", "not supported");
     check_condition_error("extras == 'x'", "UndefinedEnvironmentName");
     check_condition_error("os_name ~= 'posix'", "UndefinedComparison");
     check_condition_error("", "IndexError");

@@ -76,11 +76,12 @@ impl RecipeHook for RecipeRun<'_> {
     }
 }
 
-/// Why a part's recipe cannot run: the `zc.recipe.egg` family (Python eggs,
-/// spec §10) is named as unsupported, any other name as unknown.
+/// Why a part's recipe cannot run: an unregistered `zc.recipe.egg` entry
+/// point (the family is native, `recipe::egg`) is named as such, any other
+/// name as unknown.
 fn unknown_recipe_message(recipe: &str) -> String {
     if recipe == "zc.recipe.egg" || recipe.starts_with("zc.recipe.egg:") {
-        format!("recipe {recipe:?} is not supported yet: this engine does not install Python eggs (zc.recipe.egg and its :scripts, :eggs, :custom, :develop entry points)")
+        format!("unknown recipe {recipe:?}: not registered here (zc.recipe.egg's entry points are default, script, scripts, eggs, custom and develop)")
     } else {
         format!("unknown recipe {recipe:?}: this engine runs only its native recipes, and no Python egg recipes")
     }

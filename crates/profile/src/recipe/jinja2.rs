@@ -7,15 +7,24 @@
 //! builtins, `assert` and `dumps` as globals, and writes it as the default
 //! entry point does ([`super::template::OutputFile`]).
 //!
-//! Differences from Jinja2, documented rather than hidden: `'%s' % x` string
-//! formatting and in-place methods (`list.append`, `dict.update`) are not
-//! available; `~` concatenation spells booleans and `None` minijinja's way;
-//! `{% do %}` and loop controls work without their extensions; `section`
-//! dicts iterate in sorted key order; `encoding` must be UTF-8.
+//! Python semantics minijinja lacks come from a source rewrite
+//! ([`rewrite`]): literals build mutable containers ([`containers`], so
+//! `l.append(x)`, `d.update(…)`, `d.__setitem__(k, v)` work) and `%` is
+//! Python's ([`percent`]).
+//!
+//! Differences from Jinja2, documented rather than hidden: values built by
+//! minijinja itself (filter results, slices, `+`) are immutable; sets
+//! iterate in insertion order, not Python's hash order; `~` concatenation
+//! spells booleans and `None` minijinja's way; `{% do %}` and loop controls
+//! work without their extensions; `section` dicts iterate in sorted key
+//! order; `encoding` must be UTF-8.
 
 mod builtins;
+mod containers;
 mod modules;
+mod percent;
 mod pycompat;
+mod rewrite;
 mod values;
 
 use std::collections::BTreeMap;
@@ -273,8 +282,10 @@ impl Jinja2Part {
             TemplateText::Inline(text) => ("<inline>", text.as_str()),
             TemplateText::File { name, text } => (name.as_str(), text.as_str()),
         };
-        let template = environment.template_from_named_str(name, text).map_err(render_error)?;
-        let context: Value = self.variables.iter().cloned().collect();
+        let text = rewrite::rewrite(text, name);
+        let template = environment.template_from_named_str(name, &text).map_err(render_error)?;
+        // A fresh copy of the context: a render may mutate it in place.
+        let context: Value = self.variables.iter().map(|(name, value)| (name.clone(), values::fresh_copy(value))).collect();
         template.render(context).map_err(render_error)
     }
 
@@ -337,12 +348,23 @@ fn environment(imports: BTreeMap<String, ImportLoader>, delimiter: String) -> En
     });
     environment.set_unknown_method_callback(pycompat::call_method);
     for name in builtins::NAMES {
-        environment.add_global(*name, Value::from_object(builtins::Builtin(name)));
+        environment.add_global(*name, builtins::global(name));
     }
+    environment.add_global(rewrite::LIST, Value::from_function(|items: Value| containers::iterate(&items).map(containers::list)));
+    environment.add_global(rewrite::TUPLE, Value::from_function(|items: Value| containers::iterate(&items).map(values::tuple)));
+    environment.add_global(rewrite::DICT, Value::from_function(|map: Value| containers::dict_from_map(&map)));
+    environment.add_global(rewrite::MOD, Value::from_function(|left: Value, right: Value| percent::modulo(&left, &right)));
     environment.add_filter("string", |value: Value| values::py_str(&value));
     environment.add_filter("join", |value: Value, separator: Option<String>| -> Result<String, Error> {
         let parts: Vec<String> = value.try_iter()?.map(|item| values::py_str(&item)).collect();
         Ok(parts.join(separator.as_deref().unwrap_or("")))
+    });
+    // Python lists and tuples where Jinja2's filters give them.
+    environment.add_filter("list", |value: Value| containers::iterate(&value).map(containers::list));
+    environment.add_filter("dictsort", |value: Value, keywords: minijinja::value::Kwargs| -> Result<Value, Error> {
+        let sorted = minijinja::filters::dictsort(&value, keywords)?;
+        let pairs = sorted.try_iter()?.map(|pair| containers::iterate(&pair).map(values::tuple));
+        Ok(containers::list(pairs.collect::<Result<_, _>>()?))
     });
     environment.set_loader(move |name| load_import(&imports, &delimiter, name));
     environment
@@ -367,5 +389,6 @@ fn load_import(imports: &BTreeMap<String, ImportLoader>, delimiter: &str, name: 
         return Ok(None);
     }
     let bytes = sys::read_file(&path).map_err(|error| Error::new(ErrorKind::TemplateNotFound, error.to_string()))?;
-    String::from_utf8(bytes).map(Some).map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("{} is not UTF-8", path.display())))
+    let text = String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("{} is not UTF-8", path.display())))?;
+    Ok(Some(rewrite::rewrite(&text, name)))
 }

@@ -19,6 +19,7 @@ pub mod command;
 pub mod cookbook;
 pub mod download;
 pub mod download_unpacked;
+pub mod egg;
 mod fetching;
 mod hook;
 pub mod mkdirectory;
@@ -351,6 +352,7 @@ pub fn builtin() -> Recipes {
     template::register(&mut recipes);
     jinja2::register(&mut recipes);
     collective_template::register(&mut recipes);
+    egg::register(&mut recipes);
     recipes
 }
 

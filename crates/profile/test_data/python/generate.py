@@ -129,7 +129,7 @@ CONDITIONS = [
     "'-'.join(['a', 'b']) == 'a-b'", "'a b  c'.split() == ['a', 'b', 'c']",
     # Errors.
     '1/0', 'undefined_name', "'a' < 1", '[1] < (1,)', '(1,2)[5]', "{}['a']", '1 +', ')',
-    'x = 1', "open('/proc/cpuinfo').read()", "'avx' in open('/proc/cpuinfo').read()",
+    'x = 1', "open('/proc/cpuinfo').read()", "'processor' in open('/proc/cpuinfo').read()",
     "1 + 'a'", "'a' in 1", "1 in 'a'", '[] + ()', "None < 1", "{'a': 1} < {'b': 2}",
     "'abc'[1.0]", "[1][::0]", "{[]: 1}", 'python_version > "3" and', ' ', 'f"x"',
     "(1, 2) < (1, 'a')", "sys.version_info < ('3',)", "int('x')", "'a'.nope()",
@@ -296,8 +296,6 @@ GAPS = {
     '2**63 > 0': 'integers beyond 64 bits',
     "f'x'": 'f-strings are not supported',
     'f"x"': 'f-strings are not supported',
-    "open('/proc/cpuinfo').read()": 'conditions never read files',
-    "'avx' in open('/proc/cpuinfo').read()": 'conditions never read files',
 }
 
 

@@ -316,11 +316,11 @@ fn unknown_recipe_names_the_recipe_and_the_part() {
 }
 
 #[test]
-fn egg_recipes_fail_clearly() {
-    let site = Site::new("[buildout]\nparts = p\n[p]\nrecipe = zc.recipe.egg:scripts\neggs = x\n");
+fn unknown_egg_entry_point_names_the_family() {
+    let site = Site::new("[buildout]\nparts = p\n[p]\nrecipe = zc.recipe.egg:nothing\neggs = x\n");
     let (result, _) = site.run();
-    let message = result.expect_err("eggs unsupported").error.to_string();
-    assert!(message.starts_with("part p: recipe \"zc.recipe.egg:scripts\" is not supported yet"), "{message}");
+    let message = result.expect_err("no such entry point").error.to_string();
+    assert!(message.starts_with("part p: unknown recipe \"zc.recipe.egg:nothing\": not registered here (zc.recipe.egg's entry points"), "{message}");
 }
 
 #[test]

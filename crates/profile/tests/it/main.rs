@@ -14,3 +14,4 @@ mod recipe_switch;
 mod recipe_template;
 mod recipe_cmmi;
 mod recipe_download;
+mod recipe_egg;

@@ -1,7 +1,8 @@
 //! `slapos profile install`: the profile engine's lifecycle
 //! (`profile::lifecycle::install`) run with the built-in recipes, its
 //! events drawn as buildout's `Installing a.` lines on stderr (with a
-//! spinner per part on a terminal), its report printed on stdout.
+//! spinner per part on a terminal, a progress bar while a download of known
+//! size streams), its report printed on stdout.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -12,14 +13,15 @@ use profile::lifecycle::{Action, Event, Events, InstallReport};
 use profile::recipe::{Environment, Progress};
 use profile::LoadOptions;
 
-use super::{probe_python, HttpFetch};
+use super::probe::probe_python;
+use crate::fetch::{FetchArgs, HttpFetch};
 use crate::output::Output;
 use crate::Ctx;
 
 /// Options of `slapos profile install`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct InstallArgs {
-    /// The profile: a path (or an http:// URL, with --directory).
+    /// The profile: a path (or an http:// or https:// URL, with --directory).
     file: String,
     /// The buildout directory (`buildout:directory`); default: the
     /// directory of FILE.
@@ -29,6 +31,8 @@ pub(crate) struct InstallArgs {
     /// `buildout:executable` names.
     #[arg(long, env = "SLAPOS_PYTHON", default_value = "python3")]
     python: String,
+    #[command(flatten)]
+    fetch: FetchArgs,
     /// Assignments `section:option=value` (`option+=value`, `option-=value`;
     /// the section defaults to `buildout`), applied last.
     assignments: Vec<String>,
@@ -104,6 +108,7 @@ fn install(
     handle: tokio::runtime::Handle,
     show: &Show,
 ) -> anyhow::Result<Result<InstallReport, profile::lifecycle::InstallFailure>> {
+    let fetch = HttpFetch::new(&args.fetch, handle)?;
     let mut options = LoadOptions::new(probe_python(&args.python)?);
     options.home = std::env::var_os("HOME").map(PathBuf::from);
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
@@ -115,7 +120,6 @@ fn install(
         options.overrides.push(format!("buildout:directory={}", directory.display()));
     }
     options.overrides.extend(args.assignments);
-    let fetch = HttpFetch { handle, http: reqwest::Client::new() };
     let profile = profile::load(&file, &options, &fetch)?;
     for warning in profile.warnings() {
         tracing::warn!("{warning}");
@@ -175,10 +179,7 @@ impl Events for Show {
                     eprintln!("{}", started_line(part, *action));
                 }
                 if self.spinners {
-                    let bar = indicatif::ProgressBar::new_spinner();
-                    bar.enable_steady_tick(Duration::from_millis(120));
-                    bar.set_message(format!("{part}: {}", action.as_str()));
-                    *self.bar.borrow_mut() = Some(bar);
+                    *self.bar.borrow_mut() = Some(spinner(format!("{part}: {}", action.as_str())));
                 }
             }
             Event::Finished { .. } => self.clear(),
@@ -193,18 +194,51 @@ impl Events for Show {
     }
 }
 
+/// A spinner showing `message`, redrawn on its own.
+fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar.set_message(message);
+    bar
+}
+
+/// The look of a download of known size: bar, bytes, rate, then the
+/// message (`part: downloading URL`) cut to the terminal's width.
+fn download_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(
+        "{spinner} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {wide_msg}",
+    )
+    .expect("the template is valid")
+    .progress_chars("=> ")
+}
+
 impl Progress for Show {
     fn step(&self, part: &str, message: &str) {
-        if let Some(bar) = self.bar.borrow().as_ref() {
-            let first_line = message.lines().next().unwrap_or_default();
-            bar.set_message(format!("{part}: {first_line}"));
+        let first_line = message.lines().next().unwrap_or_default();
+        let mut bar = self.bar.borrow_mut();
+        match bar.as_ref() {
+            // After a download the bar turns back into a spinner.
+            Some(current) if current.length().is_some() => {
+                current.finish_and_clear();
+                *bar = Some(spinner(format!("{part}: {first_line}")));
+            }
+            Some(current) => current.set_message(format!("{part}: {first_line}")),
+            None => {}
         }
     }
 
     fn bytes(&self, part: &str, done: u64, total: Option<u64>) {
-        if let Some(bar) = self.bar.borrow().as_ref() {
-            let total = total.map_or_else(String::new, |total| format!(" of {}", indicatif::HumanBytes(total)));
-            bar.set_message(format!("{part}: {}{total}", indicatif::HumanBytes(done)));
+        let bar = self.bar.borrow();
+        let Some(bar) = bar.as_ref() else { return };
+        match total {
+            Some(total) => {
+                if bar.length() != Some(total) {
+                    bar.set_style(download_style());
+                    bar.set_length(total);
+                }
+                bar.set_position(done);
+            }
+            None => bar.set_message(format!("{part}: {} downloaded", indicatif::HumanBytes(done))),
         }
     }
 }

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::values::{is_true, option_text, write_json_string};
+use super::values::{is_true, option_text};
+use crate::python::write_json_string;
 use crate::recipe::{InitContext, InstallContext, Part, Recipe, RecipeError};
 
 /// The `generate.password` entry point.

@@ -68,7 +68,7 @@ fn write_json(value: &serde_json::Value, out: &mut String) {
             (None, None, Some(float)) => out.push_str(&python_repr(&PyValue::Float(float))),
             _ => out.push_str("NaN"),
         },
-        serde_json::Value::String(text) => write_json_string(text, out),
+        serde_json::Value::String(text) => crate::python::write_json_string(text, out),
         serde_json::Value::Array(items) => {
             out.push('[');
             for (index, item) in items.iter().enumerate() {
@@ -85,7 +85,7 @@ fn write_json(value: &serde_json::Value, out: &mut String) {
                 if index > 0 {
                     out.push_str(", ");
                 }
-                write_json_string(key, out);
+                crate::python::write_json_string(key, out);
                 out.push_str(": ");
                 write_json(item, out);
             }
@@ -94,30 +94,6 @@ fn write_json(value: &serde_json::Value, out: &mut String) {
     }
 }
 
-/// A JSON string literal as Python's `json` module writes it with
-/// `ensure_ascii=True`.
-pub(super) fn write_json_string(text: &str, out: &mut String) {
-    out.push('"');
-    for character in text.chars() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(character),
-            other => {
-                let mut units = [0u16; 2];
-                for unit in other.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
-}
 
 /// `librecipe.wrap`: `{"_": json.dumps(value)}`.
 pub(super) fn wrap(value: &serde_json::Value) -> std::collections::BTreeMap<String, String> {

@@ -2,7 +2,7 @@
 //! context (`DEFAULT_CONTEXT`): Python builtins, `assert` and `dumps`. Each
 //! is a [`Builtin`] object, callable like a function and usable as a type in
 //! `isinstance(x, str)`. Builtins taking callables (`map`, `filter`,
-//! `callable`, `iter`, `next`, `format`, `six`) answer with an error naming
+//! `callable`, `iter`, `next`, `format`) answer with an error naming
 //! them as unsupported.
 
 use std::sync::Arc;
@@ -10,7 +10,8 @@ use std::sync::Arc;
 use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, State};
 
-use super::values::{py_repr, py_str, to_py, tuple, PySet, PyTuple};
+use super::containers::{self, iterate as items};
+use super::values::{py_repr, py_str, to_py, tuple, PyTuple};
 use crate::python::{dumps, PyValue};
 
 /// The names of `DEFAULT_CONTEXT` (plus `assert` and `dumps`): a context
@@ -21,6 +22,14 @@ pub(crate) const NAMES: &[&str] = &[
     "ord", "pow", "range", "repr", "reversed", "round", "set", "six", "sorted", "str", "sum", "tuple", "zip", "assert",
     "dumps",
 ];
+
+/// The global value of a builtin name.
+pub(crate) fn global(name: &'static str) -> Value {
+    match name {
+        "six" => super::modules::six(),
+        _ => Value::from_object(Builtin(name)),
+    }
+}
 
 /// A builtin function or type of the template context.
 #[derive(Debug)]
@@ -45,7 +54,7 @@ type Keywords = Vec<(String, Value)>;
 
 /// Positional arguments and keyword arguments (minijinja passes the
 /// latter as a final kwargs map).
-fn split_arguments(args: &[Value]) -> Result<(Vec<Value>, Keywords), Error> {
+pub(crate) fn split_arguments(args: &[Value]) -> Result<(Vec<Value>, Keywords), Error> {
     match args.split_last() {
         Some((last, rest)) if last.is_kwargs() => {
             let mut keywords = Vec::new();
@@ -78,13 +87,6 @@ fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Error
     Ok(())
 }
 
-fn items(value: &Value) -> Result<Vec<Value>, Error> {
-    if let Some(text) = value.as_str() {
-        return Ok(text.chars().map(|c| Value::from(c.to_string())).collect());
-    }
-    Ok(value.try_iter()?.collect())
-}
-
 fn as_i64(value: &Value) -> Result<i64, Error> {
     if value.kind() == ValueKind::Bool {
         return Ok(i64::from(value.is_true()));
@@ -110,17 +112,9 @@ fn call(name: &str, args: &[Value], keywords: &Keywords) -> Result<Value, Error>
             let length = args[0].len().or_else(|| items(&args[0]).ok().map(|items| items.len()));
             length.map(Value::from).ok_or_else(|| type_error(format!("object of type {} has no len()", args[0].kind())))
         }
-        "list" => Ok(Value::from(args.first().map(items).transpose()?.unwrap_or_default())),
+        "list" => Ok(containers::list(args.first().map(items).transpose()?.unwrap_or_default())),
         "tuple" => Ok(tuple(args.first().map(items).transpose()?.unwrap_or_default())),
-        "set" | "frozenset" => {
-            let mut unique: Vec<Value> = Vec::new();
-            for item in args.first().map(items).transpose()?.unwrap_or_default() {
-                if !unique.contains(&item) {
-                    unique.push(item);
-                }
-            }
-            Ok(Value::from_object(PySet { frozen: name == "frozenset", items: unique }))
-        }
+        "set" | "frozenset" => Ok(containers::set(name == "frozenset", args.first().map(items).transpose()?.unwrap_or_default())),
         "dict" => dict(args, keywords),
         "range" => range(args),
         "enumerate" => {
@@ -141,7 +135,7 @@ fn call(name: &str, args: &[Value], keywords: &Keywords) -> Result<Value, Error>
             if keyword(keywords, "reverse").is_some_and(truthy) {
                 sorted.reverse();
             }
-            Ok(Value::from(sorted))
+            Ok(containers::list(sorted))
         }
         "reversed" => {
             arity(name, args, 1, 1)?;
@@ -330,30 +324,22 @@ fn float(args: &[Value]) -> Result<Value, Error> {
 fn dict(args: &[Value], keywords: &Keywords) -> Result<Value, Error> {
     arity("dict", args, 0, 1)?;
     let mut pairs: Vec<(Value, Value)> = Vec::new();
-    let mut insert = |key: Value, value: Value| match pairs.iter_mut().find(|(existing, _)| *existing == key) {
-        Some(pair) => pair.1 = value,
-        None => pairs.push((key, value)),
-    };
     if let Some(source) = args.first() {
         if source.kind() == ValueKind::Map {
             for key in source.try_iter()? {
                 let value = source.get_item(&key)?;
-                insert(key, value);
+                pairs.push((key, value));
             }
         } else {
             for pair in source.try_iter()? {
-                let pair = items(&pair)?;
-                if pair.len() != 2 {
-                    return Err(value_error("dictionary update sequence element has wrong length; 2 is required"));
-                }
-                insert(pair[0].clone(), pair[1].clone());
+                let [key, value] = <[Value; 2]>::try_from(items(&pair)?)
+                    .map_err(|_| value_error("dictionary update sequence element has wrong length; 2 is required"))?;
+                pairs.push((key, value));
             }
         }
     }
-    for (key, value) in keywords {
-        insert(Value::from(key.as_str()), value.clone());
-    }
-    Ok(pairs.into_iter().collect())
+    pairs.extend(keywords.iter().map(|(key, value)| (Value::from(key.as_str()), value.clone())));
+    Ok(containers::dict(pairs))
 }
 
 /// How many items `range()` may produce.

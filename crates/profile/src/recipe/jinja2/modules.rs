@@ -1,13 +1,17 @@
-//! Python modules a `context` line may `import`: `json` only (its
-//! `dumps` and `loads`, the two functions SlapOS templates call). Other
-//! modules are refused at init with an error naming them.
+//! Python modules of templates: `json`, which a `context` line may
+//! `import` (its `dumps` and `loads`, the two functions SlapOS templates
+//! call; other modules are refused at init with an error naming them), and
+//! `six` (a global of every template) as far as templates use it:
+//! `iteritems`, `iterkeys`, `itervalues`, `PY2`, `PY3` and the type tuples.
 
 use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
-use super::values::{from_json, to_py};
+use super::builtins::Builtin;
+use super::pycompat::call_method;
+use super::values::{from_json, to_py, tuple};
 use crate::python::PyValue;
 
 /// The module object for `import NAME`, if supported.
@@ -15,6 +19,52 @@ pub(crate) fn import(name: &str) -> Option<Value> {
     match name.trim() {
         "json" => Some(Value::from_object(JsonModule)),
         _ => None,
+    }
+}
+
+/// The `six` module.
+pub(crate) fn six() -> Value {
+    Value::from_object(SixModule)
+}
+
+/// Python's `six` module, in Python 3.
+#[derive(Debug)]
+struct SixModule;
+
+impl Object for SixModule {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<module 'six'>")
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let builtin = |name: &'static str| Value::from_object(Builtin(name));
+        Some(match key.as_str()? {
+            "PY2" => Value::from(false),
+            "PY3" => Value::from(true),
+            "string_types" => tuple(vec![builtin("str")]),
+            "integer_types" => tuple(vec![builtin("int")]),
+            "class_types" => tuple(vec![builtin("type")]),
+            "text_type" => builtin("str"),
+            "binary_type" => builtin("bytes"),
+            _ => return None,
+        })
+    }
+
+    fn call_method(self: &Arc<Self>, state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let dict_method = match method {
+            "iteritems" => "items",
+            "iterkeys" => "keys",
+            "itervalues" => "values",
+            _ => return Err(Error::new(ErrorKind::UnknownMethod, format!("six.{method}() is not supported by this engine"))),
+        };
+        match args {
+            [dict] => call_method(state, dict, dict_method, &[]),
+            _ => Err(Error::new(ErrorKind::InvalidOperation, format!("TypeError: six.{method}() takes 1 argument"))),
+        }
     }
 }
 
@@ -67,7 +117,7 @@ fn write_json(value: &PyValue, style: &JsonStyle, depth: usize, out: &mut String
         PyValue::None => out.push_str("null"),
         PyValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         PyValue::Int(_) | PyValue::Float(_) => out.push_str(&crate::python::python_repr(value)),
-        PyValue::Str(text) => write_json_string(text, out),
+        PyValue::Str(text) => crate::python::write_json_string(text, out),
         PyValue::List(items) | PyValue::Tuple(items) => {
             write_container(out, style, depth, '[', ']', items.iter(), |item, out| write_json(item, style, depth + 1, out))?;
         }
@@ -78,7 +128,7 @@ fn write_json(value: &PyValue, style: &JsonStyle, depth: usize, out: &mut String
                 pairs.sort_by(|a, b| a.0.cmp(&b.0));
             }
             write_container(out, style, depth, '{', '}', pairs.iter(), |(key, value), out| {
-                write_json_string(key, out);
+                crate::python::write_json_string(key, out);
                 out.push_str(": ");
                 write_json(value, style, depth + 1, out)
             })?;
@@ -137,27 +187,4 @@ fn json_key(key: &PyValue) -> Result<String, Error> {
             format!("TypeError: keys must be str, int, float, bool or None, not {}", other.type_name()),
         )),
     }
-}
-
-fn write_json_string(text: &str, out: &mut String) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            other => {
-                let mut units = [0u16; 2];
-                for unit in other.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
 }

@@ -1,12 +1,13 @@
 //! Python methods called on template values (`x.split()`, `d.items()`),
 //! which Jinja2 gets from Python and minijinja does not have: the common
-//! ones of `str`, `dict`, `list` and `tuple`, returning new values. Methods
-//! that mutate (`list.append`, `dict.update`, `dict.setdefault`) cannot be
-//! done on minijinja's immutable values and fail with an error naming them.
+//! ones of `str`, `dict`, `list` and `tuple` that return new values (the
+//! in-place ones live on [`super::containers`]). Mutating a value minijinja
+//! built itself (a filter's result) fails with an error naming the method.
 
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Error, ErrorKind, State};
 
+use super::containers;
 use super::values::{py_str, tuple, PyTuple};
 
 /// The callback given to `set_unknown_method_callback`.
@@ -34,7 +35,7 @@ fn text_argument(args: &[Value], index: usize) -> Option<&str> {
 }
 
 fn strings(items: Vec<&str>) -> Value {
-    Value::from(items.into_iter().map(Value::from).collect::<Vec<_>>())
+    containers::list(items.into_iter().map(Value::from).collect())
 }
 
 fn string_method(text: &str, method: &str, args: &[Value]) -> Result<Value, Error> {
@@ -244,7 +245,7 @@ fn map_method(map: &Value, method: &str, args: &[Value]) -> Result<Value, Error>
                 Ok(args.get(1).cloned().unwrap_or(Value::from(())))
             }
         }
-        "copy" => Ok(map.clone()),
+        "copy" => containers::dict_from_map(map),
         "append" | "update" | "setdefault" | "pop" | "clear" => Err(mutation(method)),
         _ => Err(unknown(map, method)),
     }
@@ -259,7 +260,7 @@ fn sequence_method(sequence: &Value, method: &str, args: &[Value]) -> Result<Val
             .map(Value::from)
             .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "ValueError: value is not in list")),
         "count" => Ok(Value::from(sequence.try_iter()?.filter(|item| Some(item) == needle).count())),
-        "copy" => Ok(sequence.clone()),
+        "copy" => Ok(containers::list(sequence.try_iter()?.collect())),
         "append" | "extend" | "insert" | "remove" | "pop" | "sort" | "reverse" | "add" => Err(mutation(method)),
         _ => Err(unknown(sequence, method)),
     }
@@ -268,6 +269,6 @@ fn sequence_method(sequence: &Value, method: &str, args: &[Value]) -> Result<Val
 fn mutation(method: &str) -> Error {
     Error::new(
         ErrorKind::InvalidOperation,
-        format!("the in-place method {method}() is not supported by this engine's jinja2 templates (values are immutable)"),
+        format!("the in-place method {method}() is not supported on a value built by a filter or an operator (immutable in this engine's jinja2 templates)"),
     )
 }
