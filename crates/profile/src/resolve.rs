@@ -56,6 +56,9 @@ pub struct Resolver<'p> {
     /// The parts whose hook is running, innermost last.
     running_hooks: Vec<String>,
     dependencies: BTreeMap<String, BTreeSet<String>>,
+    /// Values set on sections not yet initialised ([`Resolver::preset`]),
+    /// given to them when they are.
+    presets: HashMap<String, BTreeMap<String, String>>,
     /// Current nesting of initialisations and substitutions.
     depth: usize,
 }
@@ -87,6 +90,7 @@ impl<'p> Resolver<'p> {
             hook,
             running_hooks: Vec::new(),
             dependencies: BTreeMap::new(),
+            presets: HashMap::new(),
             depth: 0,
         }
     }
@@ -134,6 +138,33 @@ impl<'p> Resolver<'p> {
             options.data.insert(option.to_owned(), value.into());
         }
         Ok(())
+    }
+
+    /// Sets `option` of `section` before the section is initialised, so
+    /// that its substitutions and recipe see this value (publish-early's
+    /// override of `buildout.Options`). Returns `false`, setting nothing,
+    /// when the section is already initialised.
+    pub fn preset(&mut self, section: &str, option: &str, value: impl Into<String>) -> bool {
+        if self.sections.contains_key(section) {
+            return false;
+        }
+        self.presets.entry(section.to_owned()).or_default().insert(option.to_owned(), value.into());
+        true
+    }
+
+    /// Removes `option` from `section` (`buildout[section].pop(option)`),
+    /// returning its resolved value; `None` when the section lacks it.
+    ///
+    /// # Errors
+    /// As [`Resolver::get`].
+    pub fn remove(&mut self, section: &str, option: &str) -> Result<Option<String>, ProfileError> {
+        let value = self.get(section, option)?;
+        if let Some(options) = self.sections.get_mut(section) {
+            options.raw.remove(option);
+            options.cooked.remove(option);
+            options.data.remove(option);
+        }
+        Ok(value)
     }
 
     /// Every option of a section, resolved (`dict(buildout[name])`): the raw
@@ -211,7 +242,8 @@ impl<'p> Resolver<'p> {
             .filter(|(_, value)| value.text.contains("${"))
             .map(|(key, value)| (key.clone(), value.text.clone()))
             .collect();
-        self.sections.insert(name.to_owned(), Options { raw, cooked: HashMap::new(), data: BTreeMap::new() });
+        let data = self.presets.remove(name).unwrap_or_default();
+        self.sections.insert(name.to_owned(), Options { raw, cooked: HashMap::new(), data });
         for (option, text) in to_substitute {
             let mut seen = vec![(name.to_owned(), option.clone())];
             let cooked = self.substitute(name, &text, &mut seen)?;

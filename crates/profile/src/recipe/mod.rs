@@ -14,6 +14,7 @@
 
 mod archive;
 mod build_environment;
+pub mod build_python;
 pub mod cmmi;
 pub mod command;
 pub mod cookbook;
@@ -21,6 +22,7 @@ pub mod download;
 pub mod download_unpacked;
 pub mod egg;
 mod fetching;
+pub mod gitclone;
 mod hook;
 pub mod mkdirectory;
 mod shared;
@@ -353,6 +355,8 @@ pub fn builtin() -> Recipes {
     jinja2::register(&mut recipes);
     collective_template::register(&mut recipes);
     egg::register(&mut recipes);
+    build_python::register(&mut recipes);
+    gitclone::register(&mut recipes);
     recipes
 }
 

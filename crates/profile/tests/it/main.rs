@@ -12,6 +12,8 @@ mod python_golden;
 mod recipe_cookbook;
 mod recipe_switch;
 mod recipe_template;
+mod recipe_build;
 mod recipe_cmmi;
 mod recipe_download;
 mod recipe_egg;
+mod recipe_gitclone;

@@ -22,6 +22,8 @@ struct FakeMaster {
     calls: Mutex<Vec<String>>,
     partition: PartitionInformation,
     request: Option<Result<RequestedInstance, SlapError>>,
+    /// What the partition already published (publish-early reads it).
+    published: BTreeMap<String, String>,
 }
 
 impl SlapConnection for FakeMaster {
@@ -38,6 +40,11 @@ impl SlapConnection for FakeMaster {
     fn set_connection_parameters(&self, connection: &SlapConnectionInfo, parameters: &BTreeMap<String, String>, shared: Option<&str>) -> Result<(), SlapError> {
         self.calls.lock().unwrap().push(format!("publish {} {parameters:?} {shared:?}", connection.partition_id));
         Ok(())
+    }
+
+    fn published(&self, connection: &SlapConnectionInfo) -> Result<BTreeMap<String, String>, SlapError> {
+        self.calls.lock().unwrap().push(format!("published {}", connection.partition_id));
+        Ok(self.published.clone())
     }
 
     fn report_error(&self, connection: &SlapConnectionInfo, message: &str, shared: Option<&str>) -> Result<(), SlapError> {
@@ -389,6 +396,60 @@ fn publish_sends_options_extends_and_shared_reference() {
     let outcome = run(temp.path(), "pub", "[pub]\nrecipe = slapos.cookbook:publish.serialised\nb = 2\na = 1\n", Some(Arc::clone(&master)));
     assert_eq!(outcome.error, None);
     assert_eq!(*master.calls.lock().unwrap(), ["publish slappart3 {\"_\": \"{\\\"a\\\": \\\"1\\\", \\\"b\\\": \\\"2\\\"}\"} None"]);
+}
+
+const PUBLISH_EARLY: &str = "[publish-early]\nrecipe = slapos.cookbook:publish-early\n-init =\n  password gen-password:passwd\n  token gen-token:value\n  forced gen-forced:value\nforced = z\n\n[gen-password]\nrecipe = slapos.cookbook:generate.password\nstorage-path =\n\n[gen-token]\nvalue = initial-token\n\n[gen-forced]\nvalue = ignored\n\n[pub]\nrecipe = slapos.cookbook:publish\n-extends = publish-early\nurl = http://x/\n";
+
+#[test]
+fn publish_early_publishes_new_values_at_once_and_hides_them() {
+    let temp = tempfile::tempdir().unwrap();
+    let master = Arc::new(FakeMaster::default());
+    let outcome = run(temp.path(), "publish-early pub", PUBLISH_EARLY, Some(Arc::clone(&master)));
+    assert_eq!(outcome.error, None);
+    let early = &outcome.options["publish-early"];
+    let password = early["password"].clone();
+    assert_eq!(password.len(), 16);
+    assert_eq!(early["token"], "initial-token");
+    assert_eq!(early["forced"], "z");
+    assert_eq!(early["-publish"], "forced password token");
+    assert!(!outcome.options["gen-password"].contains_key("passwd"));
+    let volatile: Vec<&str> = outcome.volatile["publish-early"].iter().map(String::as_str).collect();
+    assert_eq!(volatile, ["-publish", "password", "token"]);
+    let early_json = format!("{{\"password\": \"{password}\", \"token\": \"initial-token\"}}");
+    assert_eq!(
+        *master.calls.lock().unwrap(),
+        [
+            "published slappart3".to_owned(),
+            format!("publish slappart3 {:?} None", BTreeMap::from([("_", early_json)])),
+            format!("publish slappart3 {{\"forced\": \"z\", \"password\": \"{password}\", \"token\": \"initial-token\", \"url\": \"http://x/\"}} None"),
+        ]
+    );
+}
+
+#[test]
+fn publish_early_presets_published_values_and_republishes_nothing_early() {
+    let temp = tempfile::tempdir().unwrap();
+    let published = BTreeMap::from([("_".to_owned(), "{\"password\": \"kept-pw\", \"token\": \"kept-token\"}".to_owned())]);
+    let master = Arc::new(FakeMaster { published, ..FakeMaster::default() });
+    let outcome = run(temp.path(), "publish-early pub", PUBLISH_EARLY, Some(Arc::clone(&master)));
+    assert_eq!(outcome.error, None);
+    assert_eq!(outcome.options["publish-early"]["password"], "kept-pw");
+    assert_eq!(outcome.options["publish-early"]["token"], "kept-token");
+    assert_eq!(
+        *master.calls.lock().unwrap(),
+        [
+            "published slappart3",
+            "publish slappart3 {\"forced\": \"z\", \"password\": \"kept-pw\", \"token\": \"kept-token\", \"url\": \"http://x/\"} None",
+        ]
+    );
+}
+
+#[test]
+fn publish_early_rejects_a_bad_init_line() {
+    let temp = tempfile::tempdir().unwrap();
+    let profile = "[publish-early]\nrecipe = slapos.cookbook:publish-early\n-init = password\n";
+    let outcome = run(temp.path(), "publish-early", profile, Some(Arc::new(FakeMaster::default())));
+    assert!(outcome.error.unwrap().contains("bad -init line 'password'"));
 }
 
 #[test]

@@ -135,6 +135,17 @@ pub trait SlapConnection: Send + Sync {
         shared_reference: Option<&str>,
     ) -> Result<(), SlapError>;
 
+    /// `getConnectionParameterDict()` of this partition: the connection
+    /// parameters it published (`registerComputerPartition`'s
+    /// `_connection_dict`), read by `publish-early`. Default: none, as for
+    /// a partition that never published.
+    ///
+    /// # Errors
+    /// Any failed call.
+    fn published(&self, _connection: &SlapConnectionInfo) -> Result<BTreeMap<String, String>, SlapError> {
+        Ok(BTreeMap::new())
+    }
+
     /// `softwareInstanceError`: reports an error of this partition, or of
     /// the shared instance `shared_reference` (invalid parameters).
     ///

@@ -5,11 +5,11 @@
 //! promise.plugin, check_port_listening, check_url_available, cron.d,
 //! symbolic.link, userinfo, switch-softwaretype); [`register`] adds those
 //! and the recipes that talk to the master (slapconfiguration, request,
-//! publish and their variants) through the node's [`SlapConnection`].
+//! publish, publish-early and their variants) through the node's [`SlapConnection`].
 //! Without a connection (the CLI) the master recipes are absent and a
 //! profile using them fails as with any unknown recipe.
 //!
-//! Deliberately absent: `publish-early`, the `_failsafe` publish variants,
+//! Deliberately absent: the `_failsafe` publish variants,
 //! `request.edge`, `slapconfiguration.jsonschema.localdb` and the other
 //! database variants, `generate.mac`, `passwd-<scheme>` hashes of
 //! generate.password (no passlib), and `cron` (dcron itself).
@@ -22,6 +22,7 @@ mod password;
 mod pformat;
 mod promise;
 mod publish;
+mod publish_early;
 mod request;
 mod shell;
 mod slapconfiguration;
@@ -66,7 +67,7 @@ pub fn register_local(recipes: &mut Recipes) {
 pub fn register(recipes: &mut Recipes, connection: Arc<dyn SlapConnection>) {
     register_local(recipes);
     use slapconfiguration::{Flavour, SlapConfiguration};
-    let master: [(&str, Arc<dyn Recipe>); 9] = [
+    let master: [(&str, Arc<dyn Recipe>); 10] = [
         ("slapconfiguration", Arc::new(SlapConfiguration { connection: Arc::clone(&connection), flavour: Flavour::Plain })),
         ("slapconfiguration.serialised", Arc::new(SlapConfiguration { connection: Arc::clone(&connection), flavour: Flavour::Serialised })),
         ("slapconfiguration.jsonschema", Arc::new(SlapConfiguration { connection: Arc::clone(&connection), flavour: Flavour::JsonSchema })),
@@ -75,6 +76,7 @@ pub fn register(recipes: &mut Recipes, connection: Arc<dyn SlapConnection>) {
         ("requestoptional", Arc::new(request::Request { connection: Arc::clone(&connection), optional: true, serialised: false })),
         ("requestoptional.serialised", Arc::new(request::Request { connection: Arc::clone(&connection), optional: true, serialised: true })),
         ("publish", Arc::new(publish::Publish { connection: Arc::clone(&connection), serialised: false })),
+        ("publish-early", Arc::new(publish_early::PublishEarly { connection: Arc::clone(&connection) })),
         ("publish.serialised", Arc::new(publish::Publish { connection, serialised: true })),
     ];
     for (entry, recipe) in master {
