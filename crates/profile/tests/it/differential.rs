@@ -40,24 +40,6 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The reference interpreter, or `None` (reason printed) outside CI.
-pub fn venv_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("SLAPOS_VENV")
-        .filter(|value| !value.is_empty())
-        .map_or_else(|| PathBuf::from("/var/cache/slapos-rs/venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    // CI always builds the venv (tests/run.sh): there, absence is a failure.
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing under CI: run tests/python/setup-venv.sh",
-        python.display()
-    );
-    eprintln!("skipping the differential test: {} is missing (tests/python/setup-venv.sh builds it)", python.display());
-    None
-}
 
 /// The interpreter facts of `python`, from its own probe run.
 pub fn probe(python: &Path) -> PythonEnv {
@@ -269,7 +251,7 @@ fn generated_trees(python: &Path, root: &Path) -> Vec<Case> {
 
 #[test]
 fn corpus_and_generated_trees_match_zc_buildout() {
-    let Some(python) = venv_python() else { return };
+    let Some(python) = super::venv::python("the differential test") else { return };
     let env = probe(&python);
     let trees = tempfile::tempdir().expect("temp dir");
     let mut cases = corpus_cases();
@@ -281,7 +263,7 @@ fn corpus_and_generated_trees_match_zc_buildout() {
 
 #[test]
 fn random_profiles_match_zc_buildout() {
-    let Some(python) = venv_python() else { return };
+    let Some(python) = super::venv::python("the differential test") else { return };
     let env = probe(&python);
     let temporary = tempfile::tempdir().expect("temp dir");
     // SLAPOS_DIFFERENTIAL_KEEP=DIR writes the cases there, to inspect them.

@@ -17,3 +17,4 @@ mod recipe_cmmi;
 mod recipe_download;
 mod recipe_egg;
 mod recipe_gitclone;
+mod venv;

@@ -12,26 +12,6 @@ use profile::recipe::Environment;
 
 use super::build_fixture::{RecordingProgress, TestFetch};
 
-/// The reference interpreter, or `None` (reason printed) outside CI.
-fn python() -> Option<PathBuf> {
-    let venv = std::env::var_os("SLAPOS_VENV")
-        .filter(|value| !value.is_empty())
-        .map_or_else(|| PathBuf::from("/var/cache/slapos-rs/venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing under CI: run tests/python/setup-venv.sh",
-        python.display()
-    );
-    eprintln!(
-        "skipping the slapos.recipe.build test: {} is missing",
-        python.display()
-    );
-    None
-}
 
 /// Writes `buildout.cfg` (`[buildout]` with `parts` and the interpreter,
 /// then `sections`) into `directory` and installs it with the built-in
@@ -41,7 +21,7 @@ fn install(
     parts: &str,
     sections: &str,
 ) -> Option<Result<profile::lifecycle::InstallReport, String>> {
-    let python = python()?;
+    let python = super::venv::python("the slapos.recipe.build test")?;
     let text = format!(
         "[buildout]\nparts = {parts}\nexecutable = {}\n\n{sections}",
         python.display()

@@ -15,15 +15,13 @@ use super::build_fixture::{gzip, tar_bytes, Member, RecordingProgress, TestFetch
 /// The reference interpreter with pip, or `None` (reason printed) outside
 /// CI.
 fn python() -> Option<PathBuf> {
-    let venv = std::env::var_os("SLAPOS_VENV").filter(|value| !value.is_empty()).map_or_else(|| PathBuf::from("/var/cache/slapos-rs/venv"), PathBuf::from);
-    let python = venv.join("bin/python");
+    let python = super::venv::python("the zc.recipe.egg test")?;
     let has_pip = Command::new(&python).args(["-m", "pip", "--version"]).output().is_ok_and(|output| output.status.success());
-    if has_pip {
-        return Some(python);
+    assert!(has_pip || std::env::var_os("CI").is_none(), "{} has no pip under CI: run tests/python/setup-venv.sh", python.display());
+    if !has_pip {
+        eprintln!("skipping the zc.recipe.egg test: {} has no pip", python.display());
     }
-    assert!(std::env::var_os("CI").is_none(), "{} with pip is missing under CI: run tests/python/setup-venv.sh", python.display());
-    eprintln!("skipping the zc.recipe.egg test: {} with pip is missing (tests/python/setup-venv.sh builds it)", python.display());
-    None
+    has_pip.then_some(python)
 }
 
 /// A scratch root: projects, a find-links directory, a buildout.
