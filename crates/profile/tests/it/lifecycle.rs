@@ -85,9 +85,10 @@ impl Part for TestPart {
     }
 }
 
-/// Buildout-style lines of what happened.
+/// Buildout-style lines of what happened (nested runs included); shared
+/// with the other lifecycle-driven tests.
 #[derive(Default)]
-struct Lines(RefCell<Vec<String>>);
+pub struct Lines(pub RefCell<Vec<String>>);
 
 impl Events for Lines {
     fn event(&self, event: &Event<'_>) {

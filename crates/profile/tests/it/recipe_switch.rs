@@ -8,12 +8,13 @@
 //! what was installed, the nested record `.installed-switch.cfg`, and the
 //! buildout-style lines of both runs.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use profile::lifecycle::{self, Action, Event, Events, InstallFailure, InstallReport, InstalledRecord};
+use profile::lifecycle::{self, InstallFailure, InstallReport, InstalledRecord};
+
+use super::lifecycle::Lines;
 use profile::recipe::cookbook::{
     InstanceRequest, PartitionInformation, RequestedInstance, SlapConnection, SlapConnectionInfo, SlapError,
 };
@@ -56,24 +57,6 @@ impl SlapConnection for TypedMaster {
 
     fn report_error(&self, _: &SlapConnectionInfo, _: &str, _: Option<&str>) -> Result<(), SlapError> {
         Ok(())
-    }
-}
-
-/// Buildout-style lines of what happened, nested runs included.
-#[derive(Default)]
-struct Lines(RefCell<Vec<String>>);
-
-impl Events for Lines {
-    fn event(&self, event: &Event<'_>) {
-        let line = match event {
-            Event::Started { part, action: Action::Install } => format!("Installing {part}."),
-            Event::Started { part, action: Action::Update } => format!("Updating {part}."),
-            Event::Started { part, action: Action::Uninstall } => format!("Uninstalling {part}."),
-            Event::Recovering { part, action } => format!("Recovering {part} ({action})."),
-            Event::Warning { part, message } => format!("Warning {part}: {message}"),
-            Event::Finished { .. } => return,
-        };
-        self.0.borrow_mut().push(line);
     }
 }
 
