@@ -12,7 +12,8 @@
 //! caller's [`RecipeHook`] on each part.
 //!
 //! Invariants: the engine never panics on any input; it does no I/O outside
-//! `sys` (files, the working directory) and never opens a socket (URLs go
+//! `sys` (files, the working directory) and `python/machine.rs` (the reads
+//! conditional sections make, as zc.buildout's do) and never opens a socket (URLs go
 //! through the caller's [`Fetch`]); it never reads the environment (home
 //! directory and interpreter facts come in [`LoadOptions`]).
 
