@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    crate::crate_dir().join("../..").canonicalize().expect("workspace root")
 }
 
 /// Our crates and the crates of ours each may depend on (normal

@@ -220,16 +220,21 @@ pub(super) async fn place_order<T>(
             return render(&Placed::FakeFrontend(fake));
         }
     }
-    if !order.shared {
+    let idle_writer = app.store.try_begin_write()?;
+    if !order.shared && idle_writer.is_none() {
         // Most requests change nothing (instances re-request their children
-        // on every run): answer those from a read, without the write lock.
+        // on every run): while another request writes, answer those from a
+        // read rather than queueing for the write lock.
         let mut conn = app.store.read().await?;
         let who = requester(&mut conn, headers, fields).await?;
         if let Some(outcome) = instance::unchanged(&mut conn, &instance_request(app, order, &who)).await? {
             return render(&Placed::Instance(outcome));
         }
     }
-    let mut tx = app.store.begin_write().await?;
+    let mut tx = match idle_writer {
+        Some(tx) => tx,
+        None => app.store.begin_write().await?,
+    };
     let who = requester(&mut tx, headers, fields).await?;
     let placed = if order.shared {
         let request = SharedRequest {

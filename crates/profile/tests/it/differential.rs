@@ -37,7 +37,7 @@ const HOME: &str = "/nonexistent/slapos-differential-home";
 const TREES: &[(u32, u32, u32, u32)] = &[(8, 12, 60, 11), (20, 30, 200, 12), (40, 60, 450, 13), (150, 170, 1300, 14)];
 
 fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::crate_dir()
 }
 
 

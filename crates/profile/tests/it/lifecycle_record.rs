@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use profile::lifecycle::InstalledRecord;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test_data/installed_cfg")
+    crate::crate_dir().join("test_data/installed_cfg")
 }
 
 type Sections = BTreeMap<String, BTreeMap<String, String>>;

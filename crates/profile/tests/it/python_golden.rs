@@ -12,7 +12,7 @@ use profile::python::{
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test_data/python")
+    crate::crate_dir().join("test_data/python")
 }
 
 fn load(name: &str) -> Value {

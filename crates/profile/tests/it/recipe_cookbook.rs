@@ -114,7 +114,7 @@ fn run(directory: &Path, parts: &str, profile: &str, master: Option<Arc<FakeMast
 }
 
 fn goldens() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/cookbook/goldens.json");
+    let path = crate::crate_dir().join("test_data/cookbook/goldens.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -14,7 +14,7 @@ use profile::{LoadOptions, NoFetch};
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/template")
+    crate::crate_dir().join("test_data/template")
 }
 
 fn recipes() -> Recipes {

@@ -14,7 +14,7 @@ use proto::{instance_xml, python_repr};
 use serde_json::Value as Json;
 
 fn suite(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    crate::crate_dir()
         .join("test_data")
         .join(name)
 }
