@@ -1,5 +1,5 @@
-//! The load driver: `clients` tasks, each with its own HTTP connection pool
-//! (one keep-alive connection), send requests back to back. Every
+//! The load driver: `clients` tasks, each with its own keep-alive HTTP
+//! connection (`http1`), send requests back to back. Every
 //! measurement is bounded twice: at most `requests_max` requests are
 //! started and none is started after `duration_max`; a request in flight at
 //! the deadline completes (bounded by the per-request timeout) and counts.
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::http1::{form_urlencoded, Connection};
 use crate::server::{cpu_of, memory_of, Server};
 use crate::slap::Form;
 
@@ -153,11 +154,11 @@ impl Driver {
         let deadline = start + bounds.duration_max;
         let mut tasks = Vec::with_capacity(clients);
         for _ in 0..clients {
-            let http = http_client(self.request_timeout)?;
-            let base_url = server.base_url.clone();
+            let (address, request_timeout) = (server.address, self.request_timeout);
             let (workload, next_index) = (workload.clone(), next_index.clone());
             tasks.push(tokio::spawn(async move {
                 let mut records = Vec::new();
+                let mut connection = Connection::new(address);
                 loop {
                     let index = next_index.fetch_add(1, Ordering::Relaxed);
                     if index >= bounds.requests_max || Instant::now() >= deadline {
@@ -165,7 +166,7 @@ impl Driver {
                     }
                     let call = (workload.call)(index);
                     let sent = Instant::now();
-                    let result = send(&http, &base_url, call, workload.accept).await;
+                    let result = send(&mut connection, request_timeout, call, workload.accept).await;
                     let completed = Instant::now();
                     records.push(Record {
                         index,
@@ -195,55 +196,37 @@ impl Driver {
     }
 }
 
-/// One client's HTTP connection pool: a keep-alive connection, no proxy, no
-/// redirects followed.
-fn http_client(request_timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        .timeout(request_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .context("cannot build an HTTP client")
-}
-
-/// Sends one call and classifies its answer.
-async fn send(http: &reqwest::Client, base_url: &str, call: Call, accept: fn(&str) -> bool) -> Result<(), (String, String)> {
-    let request = match call {
-        Call::Post { path, form } => http.post(format!("{base_url}{path}")).form(&form),
-        Call::Get { path, query } => http.get(format!("{base_url}{path}")).query(&query),
+/// Sends one call and classifies its answer. After a timeout the
+/// connection is dropped: its state is unknown.
+async fn send(connection: &mut Connection, timeout: Duration, call: Call, accept: fn(&str) -> bool) -> Result<(), (String, String)> {
+    let exchange = async {
+        match &call {
+            Call::Post { path, form } => {
+                let body = form_urlencoded(form.iter().map(|(name, value)| (*name, value.as_str())));
+                connection.post_form(&format!("/{path}"), &body).await
+            }
+            Call::Get { path, query } => {
+                let query = form_urlencoded(query.iter().map(|(name, value)| (*name, value.as_str())));
+                connection.get(&format!("/{path}?{query}")).await
+            }
+        }
     };
-    let response = request.send().await.map_err(transport_failure)?;
-    let status = response.status();
-    let body = response.text().await.map_err(transport_failure)?;
-    if status != reqwest::StatusCode::OK {
-        return Err((format!("HTTP {}", status.as_u16()), excerpt(&body)));
+    let answer = match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => return Err(("transport: error".to_owned(), error.to_string())),
+        Err(_) => {
+            *connection = Connection::new(connection.address());
+            return Err(("transport: timeout".to_owned(), format!("no answer within {timeout:?}")));
+        }
+    };
+    let body = String::from_utf8_lossy(&answer.body);
+    if answer.status != 200 {
+        return Err((format!("HTTP {}", answer.status), excerpt(&body)));
     }
     if !accept(&body) {
         return Err(("bad body".to_owned(), excerpt(&body)));
     }
     Ok(())
-}
-
-fn transport_failure(error: reqwest::Error) -> (String, String) {
-    let kind = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connect"
-    } else if error.is_body() || error.is_decode() {
-        "body"
-    } else {
-        "other"
-    };
-    let mut chain = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    (format!("transport: {kind}"), chain)
 }
 
 /// The start of a body, on one line, for failure reports.

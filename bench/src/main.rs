@@ -16,6 +16,7 @@
 //! The load generator is in Rust because a Python one would saturate
 //! before our server does.
 
+mod http1;
 mod load;
 mod report;
 mod scenario;

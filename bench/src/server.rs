@@ -75,6 +75,8 @@ pub(crate) struct Server {
     child: Child,
     /// Where it answers, `http://127.0.0.1:PORT/`.
     pub(crate) base_url: String,
+    /// The same, as a socket address.
+    pub(crate) address: std::net::SocketAddr,
     log_path: PathBuf,
     log_copy: Option<PathBuf>,
     // Removed after `drop` has killed the child, so the server never sees
@@ -140,6 +142,7 @@ impl Launcher {
         let mut server = Server {
             child,
             base_url: format!("http://127.0.0.1:{port}/"),
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             log_path,
             log_copy,
             _root: root,
