@@ -99,6 +99,11 @@ impl Ini {
         self.sections.get(section)?.get(&key.to_lowercase()).map(String::as_str)
     }
 
+    /// Every section with its keys (lower case) and values.
+    pub fn to_sections(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.sections.clone()
+    }
+
     /// Every section name, sorted.
     pub fn sections(&self) -> impl Iterator<Item = &str> {
         self.sections.keys().map(String::as_str)

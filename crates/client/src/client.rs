@@ -20,6 +20,37 @@ use crate::hateoas::{self, ComputerInfo, ComputerSummary, HateoasLinks, ServiceI
 use crate::request::{self, RequestResult, RequestSpec};
 use crate::url::{absolute_http_url, MasterUrl};
 
+/// A node's report on a software release, see
+/// [`SlapClient::software_release_report`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftwareReport<'a> {
+    /// The build started.
+    Building,
+    /// The build succeeded.
+    Available,
+    /// The build failed; the log (the whole buildout output).
+    Error(&'a str),
+    /// The release was removed from the node.
+    Destroyed,
+}
+
+/// A node's report on a partition, see [`SlapClient::partition_report`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionReport<'a> {
+    /// Deployed and its services started.
+    Started,
+    /// Its services stopped.
+    Stopped,
+    /// Processing failed: the message, and the shared instance it
+    /// concerns when it is one the partition hosts.
+    Error {
+        /// What went wrong.
+        message: &'a str,
+        /// The shared instance (`slave_reference`), if any.
+        shared_reference: Option<&'a str>,
+    },
+}
+
 /// The Python client's default timeout for every call.
 pub const TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 
@@ -215,6 +246,80 @@ impl SlapClient {
             ("computer_partition_id", Some(partition.partition_id.clone())),
         ];
         self.post_text("destroyedComputerPartition", &form, Some(partition)).await
+    }
+
+    /// What a node tells the master about a software release it supplies
+    /// (`buildingSoftwareRelease`, `availableSoftwareRelease`,
+    /// `softwareReleaseError` with the build log, `destroyedSoftwareRelease`).
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn software_release_report(
+        &self,
+        url: &str,
+        computer_id: &str,
+        report: SoftwareReport<'_>,
+    ) -> Result<String, ClientError> {
+        let (endpoint, error_log) = match report {
+            SoftwareReport::Building => ("buildingSoftwareRelease", None),
+            SoftwareReport::Available => ("availableSoftwareRelease", None),
+            SoftwareReport::Error(log) => ("softwareReleaseError", Some(log)),
+            SoftwareReport::Destroyed => ("destroyedSoftwareRelease", None),
+        };
+        let mut form = vec![("url", Some(url.to_owned())), ("computer_id", Some(computer_id.to_owned()))];
+        if let Some(log) = error_log {
+            form.push(("error_log", Some(log.to_owned())));
+        }
+        self.post_text(endpoint, &form, None).await
+    }
+
+    /// What a node tells the master about a partition it processed
+    /// (`startedComputerPartition`, `stoppedComputerPartition`,
+    /// `softwareInstanceError` with the message).
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn partition_report(&self, partition: &PartitionAuth, report: PartitionReport<'_>) -> Result<String, ClientError> {
+        let mut form = vec![
+            ("computer_id", Some(partition.computer_id.clone())),
+            ("computer_partition_id", Some(partition.partition_id.clone())),
+        ];
+        let endpoint = match report {
+            PartitionReport::Started => "startedComputerPartition",
+            PartitionReport::Stopped => "stoppedComputerPartition",
+            PartitionReport::Error { message, shared_reference } => {
+                form.push(("error_log", Some(message.to_owned())));
+                if let Some(reference) = shared_reference {
+                    form.push(("slave_reference", Some(reference.to_owned())));
+                }
+                "softwareInstanceError"
+            }
+        };
+        self.post_text(endpoint, &form, None).await
+    }
+
+    /// `POST softwareInstanceBang` as `partition`: something went wrong in
+    /// it (a watched process died); the master asks its whole instance tree
+    /// to be processed again.
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn bang(&self, partition: &PartitionAuth, message: &str) -> Result<String, ClientError> {
+        let form = [
+            ("computer_id", Some(partition.computer_id.clone())),
+            ("computer_partition_id", Some(partition.partition_id.clone())),
+            ("message", Some(message.to_owned())),
+        ];
+        self.post_text("softwareInstanceBang", &form, Some(partition)).await
+    }
+
+    /// `POST useComputer`: the usage journal of the node's report loop.
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn use_computer(&self, computer_id: &str, use_string: &str) -> Result<String, ClientError> {
+        let form = [("computer_id", Some(computer_id.to_owned())), ("use_string", Some(use_string.to_owned()))];
+        self.post_text("useComputer", &form, None).await
     }
 
     /// `GET getRunId`: the random id of the master process answering, by

@@ -25,7 +25,7 @@ mod request;
 mod template;
 mod url;
 
-pub use client::{ClientConfig, SlapClient, SupplyState, TIMEOUT_DEFAULT};
+pub use client::{ClientConfig, PartitionReport, SlapClient, SoftwareReport, SupplyState, TIMEOUT_DEFAULT};
 pub use error::ClientError;
 pub use hateoas::{ComputerInfo, ComputerSummary, HateoasLinks, ServiceInfo, ServiceSummary};
 pub use json::value_to_json;

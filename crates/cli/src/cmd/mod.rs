@@ -4,6 +4,8 @@
 pub(crate) mod client_config;
 pub(crate) mod computer;
 pub(crate) mod node;
+pub(crate) mod node_loops;
+pub(crate) mod node_supervisor;
 pub(crate) mod profile;
 pub mod proxy;
 pub(crate) mod remove;

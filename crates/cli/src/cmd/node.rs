@@ -18,14 +18,33 @@ use client::{ClientConfig, ClientError, MasterUrl, SlapClient};
 use proto::Value;
 use serde::Serialize;
 
+use super::node_supervisor::Verb;
 use crate::output::Output;
 use crate::Ctx;
 
-/// `slapos node` subcommands of the client side.
+/// `slapos node` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Register a compute node on the master and write its slapos.cfg.
     Register(RegisterArgs),
+    /// Create this node's partitions and declare them to the master.
+    Format(super::node_loops::FormatArgs),
+    /// Build the software releases the master asks this node to supply.
+    Software(super::node_loops::LoopArgs),
+    /// Deploy this node's partitions and start or stop their services.
+    Instance(super::node_loops::LoopArgs),
+    /// Run the node's supervisor (launched on demand by the other commands).
+    Supervisord(super::node_supervisor::SupervisordArgs),
+    /// Show the state of the partitions' processes.
+    Status(super::node_supervisor::ControlArgs),
+    /// Start processes (P:name, P:* or all).
+    Start(super::node_supervisor::ControlArgs),
+    /// Stop processes (P:name, P:* or all).
+    Stop(super::node_supervisor::ControlArgs),
+    /// Restart processes (P:name, P:* or all).
+    Restart(super::node_supervisor::ControlArgs),
+    /// Show the end of a process's log.
+    Tail(super::node_supervisor::TailArgs),
 }
 
 /// Options of `slapos node register`.
@@ -77,6 +96,15 @@ const PARTITION_NUMBER_MAX: usize = 10_000;
 pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<Output> {
     match command {
         Command::Register(args) => register(args, ctx).await,
+        Command::Format(args) => super::node_loops::format(args).await,
+        Command::Software(args) => super::node_loops::software(args).await,
+        Command::Instance(args) => super::node_loops::instance(args).await,
+        Command::Supervisord(args) => super::node_supervisor::supervisord(args).await,
+        Command::Status(args) => super::node_supervisor::control(Verb::Status, args).await,
+        Command::Start(args) => super::node_supervisor::control(Verb::Start, args).await,
+        Command::Stop(args) => super::node_supervisor::control(Verb::Stop, args).await,
+        Command::Restart(args) => super::node_supervisor::control(Verb::Restart, args).await,
+        Command::Tail(args) => super::node_supervisor::tail(args).await,
     }
 }
 

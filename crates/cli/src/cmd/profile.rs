@@ -24,7 +24,7 @@ use crate::output::Output;
 use crate::Ctx;
 
 mod install;
-mod probe;
+pub(crate) mod probe;
 
 /// `slapos profile ...`.
 #[derive(Debug, clap::Subcommand)]

@@ -9,6 +9,7 @@ mod fixture;
 mod https_server;
 mod profile_https;
 mod profile_install;
+mod node_e2e;
 mod profile_probe;
 
 use std::future::Future;

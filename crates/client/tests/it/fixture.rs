@@ -82,9 +82,14 @@ pub(crate) struct SlapProxy {
 }
 
 impl SlapProxy {
-    /// Starts a proxy with an empty database and waits until it listens.
+    /// Starts a Python proxy with an empty database and waits until it listens.
     pub(crate) fn start() -> SlapProxy {
-        let slapos = slapos_python_cli();
+        SlapProxy::start_program(&slapos_python_cli())
+    }
+
+    /// Starts `slapos proxy start` of the `slapos` program given (the
+    /// Python one, or ours) with an empty database; waits until it listens.
+    pub(crate) fn start_program(slapos: &Path) -> SlapProxy {
         let dir = TempDir::new("slapproxy");
         let port = free_port();
         let config = dir.path().join("proxy.cfg");
@@ -99,7 +104,7 @@ impl SlapProxy {
         .expect("write proxy.cfg");
         let log = dir.path().join("proxy.log");
         let log_file = std::fs::File::create(&log).expect("create proxy.log");
-        let child = Command::new(&slapos)
+        let child = Command::new(slapos)
             .args(["proxy", "start", "--cfg"])
             .arg(&config)
             .current_dir(dir.path())

@@ -45,7 +45,8 @@ mod tests;
 
 pub use env::{PythonEnv, VersionInfo};
 pub use value::PyValue;
-pub(crate) use repr::{str_repr, write_json_string};
+pub(crate) use repr::str_repr;
+pub use repr::write_json_string;
 
 /// How deeply brackets, operators and containers may nest before evaluation
 /// gives up with an error instead of risking the stack.

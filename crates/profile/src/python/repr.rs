@@ -198,7 +198,7 @@ fn complex_repr(re: f64, im: f64) -> String {
 /// Appends `text` as a JSON string literal exactly as Python's `json`
 /// module writes it by default (`ensure_ascii=True`: non-ASCII as `\uXXXX`
 /// UTF-16 units).
-pub(crate) fn write_json_string(text: &str, out: &mut String) {
+pub fn write_json_string(text: &str, out: &mut String) {
     out.push('"');
     for character in text.chars() {
         match character {

@@ -1,0 +1,197 @@
+//! `slapos node format`, `slapos node software` and `slapos node
+//! instance`: one run of the node's format step or of its software or
+//! instance loop (`node::format`, `node::software`, `node::instance`) with
+//! the configuration of `slapos.cfg`, as cron runs the real ones. Exit
+//! status as the real node: 0 all went well, 1 a release or partition
+//! failed (the others were still processed); format exits 2 when the
+//! master did not take the description.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use client::{ClientConfig, MasterUrl, SlapClient};
+use node::build::Engine;
+use node::config::{NodeConfig, Sections};
+use serde::Serialize;
+
+use crate::cmd::profile::probe::probe_python;
+use crate::fetch::{FetchArgs, HttpFetch};
+use crate::ini::Ini;
+use crate::output::Output;
+
+/// Where `slapos.cfg` is looked for when `--cfg` is not given.
+const CONFIG_DEFAULT: &str = "/etc/opt/slapos/slapos.cfg";
+
+/// Options shared by the node's loops.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LoopArgs {
+    /// The node's configuration (default: $SLAPOS_CONFIGURATION, else /etc/opt/slapos/slapos.cfg).
+    #[arg(long)]
+    cfg: Option<PathBuf>,
+    /// Process everything, even what is up to date.
+    #[arg(long)]
+    force: bool,
+    /// Only these releases (URL or directory name) or partitions; repeat or separate with commas.
+    #[arg(long, alias = "only-sr", alias = "only-cp", value_delimiter = ',')]
+    only: Vec<String>,
+    /// The Python interpreter profiles' conditions test.
+    #[arg(long, env = "SLAPOS_PYTHON", default_value = "python3")]
+    python: String,
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+/// Options of `slapos node format`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FormatArgs {
+    /// The node's configuration (default: $SLAPOS_CONFIGURATION, else /etc/opt/slapos/slapos.cfg).
+    #[arg(long)]
+    cfg: Option<PathBuf>,
+    /// Show what would be done; change nothing, tell the master nothing.
+    #[arg(short = 'n', long, alias = "dry_run")]
+    dry_run: bool,
+    /// Accepted for compatibility: this node never waits before formatting.
+    #[arg(long)]
+    now: bool,
+}
+
+/// `slapos node format`.
+pub(crate) async fn format(args: FormatArgs) -> anyhow::Result<Output> {
+    let (path, sections) = read_config(args.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    let format = node::config::FormatConfig::from_sections(&sections).with_context(|| format!("in {}", path.display()))?;
+    let mut options = node::format::FormatOptions { dry_run: args.dry_run, ..node::format::FormatOptions::default() };
+    if let Some(user) = sections.get("slapformat").and_then(|keys| keys.get("software_user")).filter(|u| !u.trim().is_empty()) {
+        options.software_user = user.trim().to_owned();
+    }
+    match node::format::format(&format, &config, &client, &options).await {
+        Ok(report) => {
+            let human = format!(
+                "{}: {} partition(s), {} created, {} file(s) written{}",
+                report.computer.reference,
+                format.partition_amount,
+                report.created_partitions.len(),
+                report.written_files.len(),
+                if report.posted { ", declared to the master" } else { " (dry run: nothing sent)" }
+            );
+            Ok(Output::new(&report, human))
+        }
+        Err(error @ node::format::FormatError::Post { .. }) => {
+            eprintln!("slapos: error: {error}");
+            Ok(Output::new(&serde_json::json!({ "error": error.to_string() }), String::new()).with_exit_code(2))
+        }
+        Err(error) => Err(anyhow::Error::new(error).context("slapos failed to prepare the computer.")),
+    }
+}
+
+/// The parsed configuration file.
+pub(crate) fn read_config(cfg: Option<PathBuf>) -> anyhow::Result<(PathBuf, Sections)> {
+    let path = cfg
+        .or_else(|| std::env::var_os("SLAPOS_CONFIGURATION").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(CONFIG_DEFAULT));
+    let ini = Ini::read(&path)?;
+    Ok((path, ini.to_sections()))
+}
+
+/// The node's configuration and its master.
+pub(crate) fn node_and_client(sections: &Sections, path: &std::path::Path) -> anyhow::Result<(NodeConfig, SlapClient)> {
+    let config = NodeConfig::from_sections(sections).with_context(|| format!("in {}", path.display()))?;
+    let url = MasterUrl::parse(&config.master_url).with_context(|| format!("[slapos] master_url in {}", path.display()))?;
+    let client = SlapClient::new(ClientConfig::new(url))?;
+    Ok((config, client))
+}
+
+/// The profile engine as the loops use it. Probing Python and building the
+/// fetcher block, so this runs on a blocking thread.
+async fn engine(args: &LoopArgs) -> anyhow::Result<Engine> {
+    let handle = tokio::runtime::Handle::current();
+    let (python, fetch) = (args.python.clone(), args.fetch.clone());
+    let slap_handle = handle.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Engine> {
+        Ok(Engine {
+            fetch: Arc::new(HttpFetch::new(&fetch, handle)?),
+            python: probe_python(&python)?,
+            slap: Arc::new(node::slap::NodeSlap::new(slap_handle)),
+        })
+    })
+    .await
+    .context("probing the Python interpreter stopped")?
+}
+
+#[derive(Debug, Serialize)]
+struct Line {
+    name: String,
+    outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn output(lines: Vec<Line>) -> Output {
+    let failed = lines.iter().any(|line| line.error.is_some());
+    let human = lines
+        .iter()
+        .map(|line| match &line.error {
+            Some(error) => format!("{}: {}\n  {}", line.name, line.outcome, error.trim_end().replace('\n', "\n  ")),
+            None => format!("{}: {}", line.name, line.outcome),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let output = Output::new(&lines, human);
+    if failed {
+        output.with_exit_code(1)
+    } else {
+        output
+    }
+}
+
+/// `slapos node software`.
+pub(crate) async fn software(args: LoopArgs) -> anyhow::Result<Output> {
+    use node::software::SoftwareOutcome;
+    let (path, sections) = read_config(args.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    let engine = engine(&args).await?;
+    let options = node::software::SoftwareOptions { force: args.force, only: args.only.clone() };
+    let results = node::software::run(&config, &client, &engine, &options, None).await?;
+    let lines = results
+        .into_iter()
+        .map(|result| {
+            let (outcome, error) = match result.outcome {
+                SoftwareOutcome::Built => ("built", None),
+                SoftwareOutcome::Completed => ("already built", None),
+                SoftwareOutcome::Destroyed => ("destroyed", None),
+                SoftwareOutcome::Skipped => ("skipped", None),
+                SoftwareOutcome::Failed(message) => ("failed", Some(message)),
+            };
+            Line { name: result.url, outcome: outcome.to_owned(), error }
+        })
+        .collect();
+    Ok(output(lines))
+}
+
+/// `slapos node instance`.
+pub(crate) async fn instance(args: LoopArgs) -> anyhow::Result<Output> {
+    use node::instance::PartitionOutcome;
+    let (path, sections) = read_config(args.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    let engine = engine(&args).await?;
+    let services = crate::cmd::node_supervisor::connect(&path, &config.instance_root).await?;
+    let options = node::instance::InstanceOptions { force: args.force, only: args.only.clone() };
+    let results = node::instance::run(&config, &client, &engine, &services, &options).await?;
+    let lines = results
+        .into_iter()
+        .map(|result| {
+            let (outcome, error) = match result.outcome {
+                PartitionOutcome::Free => ("free", None),
+                PartitionOutcome::UpToDate => ("up to date", None),
+                PartitionOutcome::Started => ("started", None),
+                PartitionOutcome::Stopped => ("stopped", None),
+                PartitionOutcome::Skipped => ("skipped", None),
+                PartitionOutcome::Failed(message) => ("failed", Some(message)),
+                PartitionOutcome::PromiseFailed(message) => ("promise failed", Some(message)),
+            };
+            Line { name: result.partition, outcome: outcome.to_owned(), error }
+        })
+        .collect();
+    Ok(output(lines))
+}

@@ -1,0 +1,109 @@
+//! Running one buildout profile with the profile engine, as slapgrid runs
+//! `bin/buildout` in a software or partition directory: the profile loaded
+//! with the SlapOS fork's rules, the built-in recipes plus the cookbook
+//! recipes that talk to the master, and a log of what happened that goes
+//! to the master when the run fails (the real node sends the whole
+//! buildout output as `error_log`).
+//!
+//! The engine is synchronous and may block for minutes (compilers); callers
+//! run [`run_profile`] on a blocking thread.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use profile::lifecycle::{Action, Event, Events};
+use profile::python::PythonEnv;
+use profile::recipe::cookbook::SlapConnection;
+use profile::recipe::{Environment, NoProgress};
+use profile::{Fetch, LoadOptions};
+
+/// What running a profile needs from the node's caller: downloads, the
+/// Python the profiles' conditions test, and the master for the recipes.
+#[derive(Clone)]
+pub struct Engine {
+    /// Downloads of remote `extends` and of recipes.
+    pub fetch: Arc<dyn Fetch + Send + Sync>,
+    /// The interpreter `buildout:executable` names.
+    pub python: PythonEnv,
+    /// The master, for `slapconfiguration`, `request` and `publish`.
+    pub slap: Arc<dyn SlapConnection>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// A failed run: the log so far and the error, together the text the
+/// master receives.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{log}{message}")]
+pub struct BuildFailure {
+    /// What the run printed before failing.
+    pub log: String,
+    /// Why it failed.
+    pub message: String,
+}
+
+/// Runs `profile_file` in `directory` (its `buildout:directory`) with the
+/// command-line assignments `overrides`; returns the run's log.
+///
+/// # Errors
+/// Loading or installing failed: [`BuildFailure`] with the log.
+pub fn run_profile(engine: &Engine, profile_file: &Path, directory: &Path, overrides: &[String]) -> Result<String, BuildFailure> {
+    let log = Log::default();
+    let mut options = LoadOptions::new(engine.python.clone());
+    options.slapos = true;
+    options.cwd = Some(directory.to_path_buf());
+    options.home = std::env::var_os("HOME").map(Into::into);
+    options.overrides.push(format!("buildout:directory={}", directory.display()));
+    options.overrides.extend(overrides.iter().cloned());
+    let failure = |log: &Log, message: String| BuildFailure { log: log.text(), message };
+    let loaded = profile::load(&profile_file.to_string_lossy(), &options, engine.fetch.as_ref())
+        .map_err(|error| failure(&log, format!("While loading {}: {error}", profile_file.display())))?;
+    for warning in loaded.warnings() {
+        log.line(&format!("Warning: {warning}"));
+    }
+    let mut recipes = profile::recipe::builtin();
+    profile::recipe::cookbook::register(&mut recipes, engine.slap.clone());
+    let environment = Environment { fetch: engine.fetch.as_ref(), progress: &NoProgress };
+    match profile::lifecycle::install(&loaded, &recipes, &environment, &log) {
+        Ok(_) => Ok(log.text()),
+        Err(run) => Err(failure(&log, format!("Error: {}", run.error))),
+    }
+}
+
+/// The lines buildout would have printed, collected.
+#[derive(Debug, Default)]
+struct Log(Mutex<String>);
+
+impl Log {
+    fn line(&self, text: &str) {
+        tracing::info!("{text}");
+        let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        log.push_str(text);
+        log.push('\n');
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl Events for Log {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::Started { part, action } => self.line(&match action {
+                Action::Install => format!("Installing {part}."),
+                Action::Update => format!("Updating {part}."),
+                Action::Uninstall => format!("Uninstalling {part}."),
+            }),
+            Event::Recovering { part, action } => {
+                self.line(&format!("Cleaning up {part}: a previous run was killed during its {action}."));
+            }
+            Event::Warning { part, message } => self.line(&format!("{part}: {message}")),
+            Event::Finished { .. } => {}
+        }
+    }
+}

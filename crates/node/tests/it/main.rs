@@ -1,0 +1,5 @@
+//! Integration tests of the node crate.
+
+mod format;
+mod promise;
+mod supervisor;
