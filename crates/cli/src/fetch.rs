@@ -25,7 +25,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Network options shared by the commands that fetch profiles.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct FetchArgs {
     /// A PEM file of CA certificates to trust for https:// besides the
     /// built-in roots (e.g. a SlapOS caucase CA); repeat for more files.

@@ -73,6 +73,8 @@ enum Command {
     /// Buildout profiles: resolve.
     #[command(subcommand)]
     Profile(cmd::profile::Command),
+    /// A whole SlapOS on this machine: embedded master and local node, until Ctrl-C.
+    Standalone(cmd::standalone::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +127,7 @@ async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<output::Output> {
         Command::Computer(command) => cmd::computer::run(command).await,
         Command::Node(command) => cmd::node::run(command, ctx).await,
         Command::Profile(command) => cmd::profile::run(command, ctx).await,
+        Command::Standalone(args) => cmd::standalone::run(args, ctx).await,
     }
 }
 

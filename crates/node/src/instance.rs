@@ -15,7 +15,7 @@ use client::{PartitionAuth, PartitionReport, SlapClient};
 use proto::documents::ComputerPartitionDoc;
 
 use crate::build::{run_profile, Engine};
-use crate::promise::{run_promises, Mode, PartitionPromises, PartitionUser};
+use crate::promise::{run_promises, Mode, PartitionPromises};
 use crate::config::NodeConfig;
 use crate::software::{indented, software_path};
 
@@ -125,7 +125,7 @@ async fn process<S: Services>(
     let directory = config.instance_root.join(&partition.partition_id);
     let auth = PartitionAuth { computer_id: config.computer_id.clone(), partition_id: partition.partition_id.clone() };
     let Some(release) = &partition.software_release else {
-        forget_free(&directory);
+        crate::report::forget_free(&directory);
         return PartitionOutcome::Free;
     };
     if !directory.is_dir() {
@@ -211,7 +211,7 @@ async fn check_promises(
     let mut promises = PartitionPromises::new(&auth.partition_id, directory);
     promises.timeout = std::time::Duration::from_secs(config.promise_timeout);
     promises.instance_python = Some(PathBuf::from(&engine.python.sys_executable));
-    promises.user = partition_user(directory);
+    promises.user = crate::report::sys::partition_user(directory);
     promises.plugin_config.insert("computer-id".into(), config.computer_id.clone());
     promises.plugin_config.insert("master-url".into(), config.master_url.clone());
     let report = match run_promises(&promises, mode, SystemTime::now()).await {
@@ -226,16 +226,6 @@ async fn check_promises(
     report.failure().map(|failure| failure.to_string())
 }
 
-/// As root, the owner of a partition directory, whom its scripts run as.
-fn partition_user(directory: &Path) -> Option<PartitionUser> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return None;
-    }
-    let metadata = std::fs::metadata(directory).ok()?;
-    (metadata.uid() != 0).then(|| PartitionUser { uid: metadata.uid(), gid: metadata.gid() })
-}
 
 /// Writes the error next to the partition and tells the master.
 async fn report_failure(client: &SlapClient, auth: &PartitionAuth, directory: &Path, message: String) -> PartitionOutcome {
@@ -349,8 +339,7 @@ async fn deploy(
 /// root until handed over here. (Known gap: recipes still run as root.)
 fn hand_over(directory: &Path) {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !crate::report::sys::running_as_root() {
         return;
     }
     let Ok(owner) = std::fs::metadata(directory) else { return };
@@ -443,17 +432,6 @@ pub fn tail(config: &NodeConfig, partition: &str, url: &str, requested_state: &s
     text
 }
 
-/// A free slot keeps nothing of a previous instance's bookkeeping.
-fn forget_free(directory: &Path) {
-    let _ = std::fs::remove_dir_all(directory.join(".slapgrid"));
-    remove_if_present(&directory.join(".timestamp"));
-    let leftovers: Vec<PathBuf> = std::fs::read_dir(directory)
-        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| !p.ends_with(".slapos-resource")).collect())
-        .unwrap_or_default();
-    if !leftovers.is_empty() {
-        tracing::warn!("Free partition {} contains file(s) in {}.", directory.display(), directory.display());
-    }
-}
 
 fn remove_if_present(path: &Path) {
     if let Err(error) = std::fs::remove_file(path) {

@@ -10,11 +10,13 @@
 //! through the `profile::Fetch` the caller supplies. Nothing here parses a
 //! command line or prints: `cli` does.
 
+pub mod agent;
 pub mod build;
 pub mod config;
 pub mod format;
 pub mod instance;
 pub mod promise;
+pub mod report;
 pub mod slap;
 pub mod software;
 pub mod supervisor;

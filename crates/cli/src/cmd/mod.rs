@@ -11,4 +11,5 @@ pub mod proxy;
 pub(crate) mod remove;
 pub(crate) mod request;
 pub(crate) mod service;
+pub(crate) mod standalone;
 pub(crate) mod supply;

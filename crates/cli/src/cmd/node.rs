@@ -33,6 +33,10 @@ pub(crate) enum Command {
     Software(super::node_loops::LoopArgs),
     /// Deploy this node's partitions and start or stop their services.
     Instance(super::node_loops::LoopArgs),
+    /// Report usage and destroy the partitions the master asks to destroy.
+    Report(super::node_loops::LoopArgs),
+    /// Run the node agent: software, instance and report rounds, until stopped.
+    Run(super::node_loops::RunArgs),
     /// Run the node's supervisor (launched on demand by the other commands).
     Supervisord(super::node_supervisor::SupervisordArgs),
     /// Show the state of the partitions' processes.
@@ -99,6 +103,8 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<Output> {
         Command::Format(args) => super::node_loops::format(args).await,
         Command::Software(args) => super::node_loops::software(args).await,
         Command::Instance(args) => super::node_loops::instance(args).await,
+        Command::Report(args) => super::node_loops::report(args).await,
+        Command::Run(args) => super::node_loops::run(args).await,
         Command::Supervisord(args) => super::node_supervisor::supervisord(args).await,
         Command::Status(args) => super::node_supervisor::control(Verb::Status, args).await,
         Command::Start(args) => super::node_supervisor::control(Verb::Start, args).await,

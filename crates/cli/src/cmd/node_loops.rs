@@ -85,6 +85,122 @@ pub(crate) async fn format(args: FormatArgs) -> anyhow::Result<Output> {
     }
 }
 
+/// Options of `slapos node run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    common: LoopArgs,
+    /// Seconds between two software rounds.
+    #[arg(long, default_value_t = 60)]
+    software_period: u64,
+    /// Seconds between two instance rounds.
+    #[arg(long, default_value_t = 60)]
+    instance_period: u64,
+    /// Seconds between two report rounds.
+    #[arg(long, default_value_t = 3600)]
+    report_period: u64,
+}
+
+/// `slapos node run`: the agent, until SIGTERM or Ctrl-C (the services
+/// keep running in the supervisor).
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Output> {
+    let (path, sections) = read_config(args.common.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    let engine = engine(&args.common).await?;
+    let services = crate::cmd::node_supervisor::connect(&path, &config.instance_root).await?;
+    let periods = node::agent::Periods {
+        software: std::time::Duration::from_secs(args.software_period),
+        instance: std::time::Duration::from_secs(args.instance_period),
+        report: std::time::Duration::from_secs(args.report_period),
+    };
+    let mut report = AgentReport { config: &config, client: &client, services: &services };
+    tracing::info!(computer = %config.computer_id, master = %config.master_url, "node agent running");
+    node::agent::run(&config, &client, &engine, &services, &mut report, periods, crate::cmd::proxy::shutdown_signal()).await;
+    Ok(Output::new(&serde_json::json!({ "stopped": true }), "node agent stopped; services keep running".to_owned()))
+}
+
+/// The node of `slapos standalone`: formatted, then the agent until
+/// SIGTERM or Ctrl-C.
+pub(crate) async fn run_standalone_node(cfg: &std::path::Path, python: &str, software_period: u64, instance_period: u64) -> anyhow::Result<()> {
+    let formatted = format(FormatArgs { cfg: Some(cfg.to_path_buf()), dry_run: false, now: true }).await?;
+    crate::output::line(&formatted.human);
+    anyhow::ensure!(formatted.exit_code == 0, "the local node could not be declared to the master");
+    let common = LoopArgs { cfg: Some(cfg.to_path_buf()), force: false, only: Vec::new(), python: python.to_owned(), fetch: FetchArgs::default() };
+    run(RunArgs { common, software_period, instance_period, report_period: 3600 }).await.map(drop)
+}
+
+/// The agent's report round.
+struct AgentReport<'a> {
+    config: &'a NodeConfig,
+    client: &'a SlapClient,
+    services: &'a crate::cmd::node_supervisor::Services,
+}
+
+impl node::agent::ReportRound for AgentReport<'_> {
+    async fn report(&mut self) -> Result<(), String> {
+        let outcome = report_once(self.config, self.client, self.services).await.map_err(|e| e.to_string())?;
+        match outcome.exit_code() {
+            0 => Ok(()),
+            _ => Err(report_lines(&outcome).into_iter().filter_map(|line| line.error).collect::<Vec<_>>().join("; ")),
+        }
+    }
+}
+
+/// One report round: usage (measured with the supervisor's pids) and
+/// destruction of partitions the master asks to destroy.
+async fn report_once(
+    config: &NodeConfig,
+    client: &SlapClient,
+    services: &crate::cmd::node_supervisor::Services,
+) -> anyhow::Result<node::report::ReportOutcome> {
+    let pids = services.pids().await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot list the supervised processes; usage counts none");
+        std::collections::BTreeMap::new()
+    });
+    let mut options = node::report::ReportOptions { pids, ..node::report::ReportOptions::default() };
+    if let Some(seconds) = config.partition_timeout {
+        options.script_timeout = std::time::Duration::from_secs(seconds);
+    }
+    Ok(node::report::run(config, client, services, &options, std::time::SystemTime::now()).await?)
+}
+
+/// A report's lines: each partition's destruction and errors, then the usage post.
+fn report_lines(outcome: &node::report::ReportOutcome) -> Vec<Line> {
+    use node::report::{Destruction, UsagePost};
+    let mut lines: Vec<Line> = outcome
+        .partitions
+        .iter()
+        .map(|partition| {
+            let (state, mut errors) = match &partition.destruction {
+                Destruction::NotRequested => (format!("{} movement(s)", partition.movements), Vec::new()),
+                Destruction::Destroyed { .. } => ("destroyed".to_owned(), Vec::new()),
+                Destruction::RetentionLocked { until_unix_seconds } => (format!("kept until {until_unix_seconds:.0} (retention lock)"), Vec::new()),
+                Destruction::Skipped(why) => (format!("not destroyed yet: {why}"), Vec::new()),
+                Destruction::Failed(error) => ("destruction failed".to_owned(), vec![error.clone()]),
+            };
+            errors.extend(partition.errors.iter().cloned());
+            Line { name: partition.partition.clone(), outcome: state, error: (!errors.is_empty()).then(|| errors.join("\n")) }
+        })
+        .collect();
+    let (usage, error) = match &outcome.usage {
+        UsagePost::Nothing => ("nothing to send".to_owned(), None),
+        UsagePost::Posted { movements, files } => (format!("{movements} movement(s) sent ({files} file(s))"), None),
+        UsagePost::Failed(error) => ("not sent".to_owned(), Some(error.clone())),
+    };
+    lines.push(Line { name: "usage".to_owned(), outcome: usage, error });
+    lines
+}
+
+/// `slapos node report`.
+pub(crate) async fn report(args: LoopArgs) -> anyhow::Result<Output> {
+    let (path, sections) = read_config(args.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    let services = crate::cmd::node_supervisor::connect(&path, &config.instance_root).await?;
+    let outcome = report_once(&config, &client, &services).await?;
+    let code = u8::try_from(outcome.exit_code()).unwrap_or(1);
+    Ok(output(report_lines(&outcome)).with_exit_code(code))
+}
+
 /// The parsed configuration file.
 pub(crate) fn read_config(cfg: Option<PathBuf>) -> anyhow::Result<(PathBuf, Sections)> {
     let path = cfg

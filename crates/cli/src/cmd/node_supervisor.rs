@@ -120,6 +120,20 @@ pub(crate) async fn connect(cfg: &Path, instance_root: &Path) -> anyhow::Result<
     Ok(Services { client: tokio::sync::Mutex::new(client) })
 }
 
+impl Services {
+    /// The pids of each partition's running processes, for the usage report.
+    pub(crate) async fn pids(&self) -> Result<std::collections::BTreeMap<String, Vec<u32>>, String> {
+        let statuses = self.client.lock().await.status().await.map_err(|e| e.to_string())?;
+        let mut pids: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+        for status in statuses {
+            if let (Some(pid), Some((partition, _))) = (status.pid, status.name.split_once(':')) {
+                pids.entry(partition.to_owned()).or_default().push(pid);
+            }
+        }
+        Ok(pids)
+    }
+}
+
 impl node::instance::Services for Services {
     async fn start(&self, partition: &str, directory: &Path) -> Result<(), String> {
         let mut client = self.client.lock().await;
@@ -127,9 +141,15 @@ impl node::instance::Services for Services {
         refused(client.start_group(partition).await.map_err(|e| e.to_string())?)
     }
 
+    /// Stopping a partition the supervisor does not know (never started,
+    /// or already stopped) is done already, as the real node's stop.
     async fn stop(&self, partition: &str) -> Result<(), String> {
         let mut client = self.client.lock().await;
-        client.stop_group(partition).await.map_err(|e| e.to_string())?;
+        match client.stop_group(partition).await {
+            Err(node::supervisor::SupervisorError::Refused(_)) => return Ok(()),
+            Err(error) => return Err(error.to_string()),
+            Ok(_) => {}
+        }
         client.remove_group(partition).await.map(drop).map_err(|e| e.to_string())
     }
 }

@@ -136,9 +136,32 @@ fn multimasters(ini: &Ini) -> anyhow::Result<BTreeMap<String, Multimaster>> {
     Ok(found)
 }
 
-/// Runs the master until SIGTERM or Ctrl-C.
-pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
-    let settings = settings(&args)?;
+/// A master whose store is open and whose socket listens, not serving yet.
+pub(crate) struct Bound {
+    /// Where it listens.
+    pub(crate) address: std::net::SocketAddr,
+    store: Store,
+    state: AppState,
+    listener: tokio::net::TcpListener,
+}
+
+impl Args {
+    /// The options of a master listening on `listen`, the rest read from
+    /// the configuration file `cfg`.
+    pub(crate) fn from_file(cfg: PathBuf, listen: String) -> Args {
+        Args {
+            cfg: Some(cfg),
+            listen: Some(listen),
+            database_uri: None,
+            computer_id: None,
+            body_limit_bytes: master::config::BODY_LIMIT_BYTES_DEFAULT,
+        }
+    }
+}
+
+/// Opens the store and binds the socket of the master `args` describe.
+pub(crate) async fn bind(args: &Args) -> anyhow::Result<Bound> {
+    let settings = settings(args)?;
     let store = Store::open(&settings.database_uri)
         .await
         .with_context(|| format!("cannot open the database {}", settings.database_uri))?;
@@ -151,20 +174,35 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr().context("listener has no address")?;
     tracing::info!(%address, computer = %settings.config.computer_id, "master listening");
+    let state = AppState::new(store.clone(), settings.config);
+    Ok(Bound { address, store, state, listener })
+}
+
+impl Bound {
+    /// Serves until `shutdown` resolves, then lets requests in flight finish.
+    pub(crate) async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        master::serve(self.listener, self.state, shutdown).await.context("server failed")?;
+        self.store.close().await;
+        tracing::info!("master stopped");
+        Ok(())
+    }
+}
+
+/// Runs the master until SIGTERM or Ctrl-C.
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
+    let bound = bind(&args).await?;
+    let address = bound.address;
     if ctx.json {
         output::line(&serde_json::json!({ "listening": format!("http://{address}/") }).to_string());
     } else {
         output::line(&format!("slapos master listening on http://{address}/"));
     }
-    let state = AppState::new(store.clone(), settings.config);
-    master::serve(listener, state, shutdown_signal()).await.context("server failed")?;
-    store.close().await;
-    tracing::info!("master stopped");
+    bound.serve(shutdown_signal()).await?;
     Ok(Output::empty())
 }
 
 /// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

@@ -9,6 +9,11 @@
 //! `slapos node status` shows the service RUNNING. The supervisor daemon
 //! and its service are stopped at the end, even when the test fails.
 //!
+//! A second test runs the long-lived agent (`slapos node run`) instead of
+//! one-shot runs, kills the master for a while (the service keeps
+//! running), restarts it and orders a second instance, which the agent
+//! deploys once the master answers again.
+//!
 //! As root (CI), the node does what a root node does: one unix user per
 //! partition (named uniquely for the test and deleted at the end), the
 //! services running as those users.
@@ -16,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::fixture::{SlapProxy, TempDir, COMPUTER};
+use crate::fixture::{free_port, SlapProxy, TempDir, COMPUTER};
 use crate::{slapos, Run};
 
 /// The release: its buildout writes `instance.cfg`, the instance profile
@@ -105,45 +110,84 @@ fn until(client_cfg: &Path, args: &[&str], deadline: Duration, done: impl Fn(&Ru
     }
 }
 
+/// A node's files and guards, on a master at `master_url`. Fields drop in
+/// order: the supervisor stops first, then the users go, then the files.
+struct Node {
+    _supervision: Supervision,
+    _users: Users,
+    client_cfg: PathBuf,
+    node_cfg: PathBuf,
+    software: String,
+    dir: TempDir,
+}
+
+impl Node {
+    fn new(name: &str, master_url: &str) -> Node {
+        let dir = TempDir::new(name);
+        let root = dir.path().to_path_buf();
+        let software_cfg = root.join("software.cfg");
+        write(&software_cfg, SOFTWARE_CFG);
+        let client_cfg = root.join("slapos-client.cfg");
+        write(&client_cfg, &format!("[slapos]\nmaster_url = {master_url}\n"));
+        let as_root = is_root();
+        let prefix = format!("e2e{}{}", std::process::id() % 100_000, &name[..1]);
+        let users = Users(if as_root { vec![format!("{prefix}u0"), format!("{prefix}u1"), format!("{prefix}s")] } else { Vec::new() });
+        let node_cfg = root.join("slapos.cfg");
+        write(
+            &node_cfg,
+            &format!(
+                "[slapos]\ncomputer_id = {COMPUTER}\nmaster_url = {master_url}\nsoftware_root = {root}/soft\ninstance_root = {root}/inst\n\n\
+                 [slapformat]\npartition_amount = 2\nalter_user = {as_root}\nalter_network = false\ninterface_name = lo\n\
+                 user_base_name = {prefix}u\nsoftware_user = {prefix}s\ncomputer_xml = {root}/slapos.xml\n",
+                root = root.display()
+            ),
+        );
+        Node {
+            _supervision: Supervision { node_cfg: node_cfg.clone(), client_cfg: client_cfg.clone() },
+            _users: users,
+            client_cfg,
+            node_cfg,
+            software: software_cfg.to_string_lossy().into_owned(),
+            dir,
+        }
+    }
+
+    fn slapos(&self, args: &[&str]) -> Run {
+        slapos(&self.client_cfg, args)
+    }
+
+    /// `slapos node VERB --cfg <node cfg>`.
+    fn node(&self, verb: &str) -> Run {
+        self.slapos(&["node", verb, "--cfg", &self.node_cfg.to_string_lossy()])
+    }
+
+    /// Re-requests `title` (parameter `name`) until it publishes its
+    /// greeting, `hello <name>`.
+    fn wait_published(&self, title: &str, name: &str, deadline: Duration) -> Run {
+        let (parameter, greeting) = (format!("name={name}"), format!("hello {name}"));
+        until(&self.client_cfg, &["request", title, &self.software, "--parameters", &parameter, "--json"], deadline, |run| {
+            run.stdout.contains(&greeting)
+        })
+    }
+}
+
 #[test]
 fn an_ordered_service_is_built_deployed_supervised_and_publishes() {
     let proxy = SlapProxy::start_program(Path::new(env!("CARGO_BIN_EXE_slapos")));
-    let dir = TempDir::new("node-e2e");
-    let root = dir.path();
-    let software_cfg = root.join("software.cfg");
-    write(&software_cfg, SOFTWARE_CFG);
-    let client_cfg = root.join("slapos-client.cfg");
-    write(&client_cfg, &format!("[slapos]\nmaster_url = {}\n", proxy.url()));
-    let as_root = is_root();
-    let prefix = format!("e2e{}", std::process::id() % 100_000);
-    let _users = Users(if as_root { vec![format!("{prefix}u0"), format!("{prefix}u1"), format!("{prefix}s")] } else { Vec::new() });
-    let node_cfg = root.join("slapos.cfg");
-    write(
-        &node_cfg,
-        &format!(
-            "[slapos]\ncomputer_id = {COMPUTER}\nmaster_url = {}\nsoftware_root = {root}/soft\ninstance_root = {root}/inst\n\n\
-             [slapformat]\npartition_amount = 2\nalter_user = {as_root}\nalter_network = false\ninterface_name = lo\n\
-             user_base_name = {prefix}u\nsoftware_user = {prefix}s\ncomputer_xml = {root}/slapos.xml\n",
-            proxy.url(),
-            root = root.display()
-        ),
-    );
-    let cfg = node_cfg.to_string_lossy().into_owned();
-    let software = software_cfg.to_string_lossy().into_owned();
-    let _supervision = Supervision { node_cfg: node_cfg.clone(), client_cfg: client_cfg.clone() };
-
-    slapos(&client_cfg, &["node", "format", "--cfg", &cfg]).assert_success();
-    slapos(&client_cfg, &["supply", &software, COMPUTER]).assert_success();
-    let first = slapos(&client_cfg, &["request", "e2e-service", &software, "--parameters", "name=world", "--timeout", "0"]);
+    let node = Node::new("node-e2e", &proxy.url());
+    let root = node.dir.path();
+    node.node("format").assert_success();
+    node.slapos(&["supply", &node.software, COMPUTER]).assert_success();
+    let first = node.slapos(&["request", "e2e-service", &node.software, "--parameters", "name=world"]);
     assert_ne!(first.stdout, "", "the first request answers: {first:?}");
 
-    let built = slapos(&client_cfg, &["node", "software", "--cfg", &cfg]);
+    let built = node.node("software");
     built.assert_success();
-    let release = root.join("soft").join(node::software::url_hash(&software));
+    let release = root.join("soft").join(node::software::url_hash(&node.software));
     assert!(release.join(".completed").is_file(), "no .completed after {built:?}");
     assert!(release.join("instance.cfg").is_file(), "the release wrote no instance.cfg: {built:?}");
 
-    let deployed = slapos(&client_cfg, &["node", "instance", "--cfg", &cfg]);
+    let deployed = node.node("instance");
     let supervisor_log = std::fs::read_to_string(root.join("inst/supervisord.log")).unwrap_or_default();
     assert_eq!(deployed.code, 0, "{deployed:?}\nsupervisor log:\n{supervisor_log}");
     assert!(deployed.stdout.contains("slappart0: started"), "{deployed:?}");
@@ -151,18 +195,141 @@ fn an_ordered_service_is_built_deployed_supervised_and_publishes() {
     assert!(partition.join("etc/service/sleeper").is_file(), "no service wrapper: {deployed:?}");
     assert!(partition.join(".timestamp").is_file(), "no .timestamp after success");
 
-    let answered = until(&client_cfg, &["request", "e2e-service", &software, "--parameters", "name=world", "--json"], Duration::from_secs(10), |run| {
-        run.stdout.contains("hello world")
-    });
+    let answered = node.wait_published("e2e-service", "world", Duration::from_secs(10));
     assert!(answered.stdout.contains("hello world"), "the requester never saw the connection parameters: {answered:?}");
 
-    let status = until(&client_cfg, &["node", "status", "--cfg", &cfg], Duration::from_secs(10), |run| {
+    let status = until(&node.client_cfg, &["node", "status", "--cfg", &node.node_cfg.to_string_lossy()], Duration::from_secs(10), |run| {
         run.stdout.contains("RUNNING")
     });
     assert!(status.stdout.contains("slappart0:sleeper-on-watch") && status.stdout.contains("RUNNING"), "{status:?}");
 
-    let again = slapos(&client_cfg, &["node", "instance", "--cfg", &cfg]);
+    let again = node.node("instance");
     again.assert_success();
     assert!(again.stdout.contains("slappart0: up to date"), "a second run redeployed: {again:?}");
+
+    let reported = node.node("report");
+    reported.assert_success();
+    assert!(reported.stdout.contains("slappart0: 3 movement(s)"), "usage of the running partition: {reported:?}");
+
+    // Destruction: the instance loop stops the service, the report loop
+    // wipes the partition and frees its slot on the master.
+    node.slapos(&["request", "e2e-service", &node.software, "--state", "destroyed"]);
+    let stopped = node.node("instance");
+    stopped.assert_success();
+    assert!(stopped.stdout.contains("slappart0: stopped"), "{stopped:?}");
+    let status = node.node("status");
+    assert!(!status.stdout.contains("slappart0:"), "the destroyed partition's service still runs: {status:?}");
+    let destroyed = node.node("report");
+    destroyed.assert_success();
+    assert!(destroyed.stdout.contains("slappart0: destroyed"), "{destroyed:?}");
+    let left: Vec<_> = std::fs::read_dir(&partition).expect("the partition directory stays").flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "the destroyed partition still holds {left:?}");
+    let after = node.node("instance");
+    after.assert_success();
+    assert!(after.stdout.contains("slappart0: free"), "the master did not free the slot: {after:?}");
     drop(proxy);
+}
+
+/// Our master on a fixed port and database, which the test stops and
+/// starts again; killed on drop.
+struct Master {
+    config: PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl Master {
+    fn new(dir: &Path) -> Master {
+        let port = free_port();
+        let config = dir.join("master.cfg");
+        write(
+            &config,
+            &format!(
+                "[slapos]\ncomputer_id = {COMPUTER}\n[slapproxy]\nhost = 127.0.0.1\nport = {port}\ndatabase_uri = {}\n",
+                dir.join("master.db").display()
+            ),
+        );
+        Master { config, port, child: None }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    fn start(&mut self) {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_slapos"))
+            .args(["proxy", "start", "--cfg"])
+            .arg(&self.config)
+            .env_remove("SLAPOS_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start our master");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "our master did not listen on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A child process killed and reaped on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_agent_keeps_services_through_a_master_outage_and_catches_up() {
+    let master_dir = TempDir::new("agent-master");
+    let mut master = Master::new(master_dir.path());
+    master.start();
+    let node = Node::new("agent", &master.url());
+    node.node("format").assert_success();
+    node.slapos(&["supply", &node.software, COMPUTER]).assert_success();
+    node.slapos(&["request", "before", &node.software, "--parameters", "name=world"]);
+    let cfg = node.node_cfg.to_string_lossy().into_owned();
+    let agent = std::process::Command::new(env!("CARGO_BIN_EXE_slapos"))
+        .args(["node", "run", "--cfg", &cfg, "--software-period", "1", "--instance-period", "1"])
+        .env("SLAPOS_CLIENT_CONFIGURATION", &node.client_cfg)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(node.dir.path().join("agent.log")).expect("agent log"))
+        .spawn()
+        .expect("start the agent");
+    let mut agent = Killed(agent);
+    let agent_log = || std::fs::read_to_string(node.dir.path().join("agent.log")).unwrap_or_default();
+
+    let before = node.wait_published("before", "world", Duration::from_secs(60));
+    assert!(before.stdout.contains("hello world"), "the agent never deployed the first instance: {before:?}\n{}", agent_log());
+
+    master.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(agent.0.try_wait().expect("agent status").is_none(), "the agent died with the master:\n{}", agent_log());
+    let status = node.node("status");
+    assert!(status.stdout.contains("RUNNING"), "the service stopped with the master: {status:?}");
+
+    master.start();
+    node.slapos(&["request", "after", &node.software, "--parameters", "name=again"]);
+    let after = node.wait_published("after", "again", Duration::from_secs(60));
+    assert!(after.stdout.contains("hello again"), "the agent did not catch up: {after:?}\n{}", agent_log());
 }

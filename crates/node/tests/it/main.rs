@@ -2,4 +2,5 @@
 
 mod format;
 mod promise;
+mod report;
 mod supervisor;

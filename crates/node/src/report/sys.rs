@@ -1,0 +1,405 @@
+//! The report loop's contact with the machine: `/proc` (CPU time and
+//! memory of a partition's process trees), the partition's files (disk
+//! usage, the contents-only wipe of a destroyed partition), partition
+//! scripts run as the partition user, and the local clock.
+//!
+//! The parsers of `/proc` lines are pure and tested apart; everything else
+//! here is a thin call into the OS whose errors name the path concerned.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::AsyncReadExt;
+
+use crate::promise::PartitionUser;
+
+/// Output kept from a script, for its error message and the log.
+const SCRIPT_OUTPUT_BYTES_MAX: usize = 64 * 1024;
+/// Entries walked under one partition before disk usage gives up
+/// (a bound, not a quota: the sum so far is reported).
+const DISK_ENTRIES_MAX: usize = 10_000_000;
+
+/// Variables removed from the node's environment before running partition
+/// code (spec §5.4), so that its Python and locale are its own.
+const REMOVED_VARIABLES: &[&str] = &[
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONY2K",
+    "PYTHONOPTIMIZE",
+    "PYTHONDEBUG",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONINSPECT",
+    "PYTHONUNBUFFERED",
+    "PYTHONVERBOSE",
+    "CONFIG_SITE",
+    "ENV",
+    "LOGNAME",
+    "TEMP",
+    "TMP",
+    "TMPDIR",
+    "LANG",
+    "LANGUAGE",
+];
+
+/// One line of `/proc/<pid>/stat`, the fields the report needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProcStat {
+    pub(crate) parent: u32,
+    /// User + system time in clock ticks.
+    pub(crate) cpu_ticks: u64,
+    /// Resident set in pages.
+    pub(crate) rss_pages: u64,
+}
+
+/// Parses `/proc/<pid>/stat`; the command name may hold spaces and
+/// parentheses, so fields are counted after the last `)`.
+pub(crate) fn parse_stat(line: &str) -> Option<ProcStat> {
+    let after = &line[line.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the name: state(3) ppid(4) … utime(14) stime(15) … rss(24).
+    let field = |number: usize| fields.get(number - 3).and_then(|text| text.parse::<u64>().ok());
+    Some(ProcStat {
+        parent: u32::try_from(field(4)?).ok()?,
+        cpu_ticks: field(14)?.saturating_add(field(15)?),
+        rss_pages: field(24)?,
+    })
+}
+
+/// Every live process: pid → (its stat, its owner's uid).
+fn all_processes() -> BTreeMap<u32, (ProcStat, u32)> {
+    let mut processes = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return processes };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        let path = entry.path();
+        // A process may exit between the listing and the read: skipped.
+        let (Ok(text), Ok(metadata)) = (std::fs::read_to_string(path.join("stat")), std::fs::metadata(&path)) else {
+            continue;
+        };
+        if let Some(stat) = parse_stat(&text) {
+            processes.insert(pid, (stat, metadata.uid()));
+        }
+    }
+    processes
+}
+
+/// The given pids (and, when `owner` is set, every process of that uid)
+/// with all their descendants.
+pub(crate) fn process_trees(
+    processes: &BTreeMap<u32, (ProcStat, u32)>,
+    roots: &[u32],
+    owner: Option<u32>,
+) -> BTreeSet<u32> {
+    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (pid, (stat, _)) in processes {
+        children.entry(stat.parent).or_default().push(*pid);
+    }
+    let mut pending: Vec<u32> = roots.iter().copied().filter(|pid| processes.contains_key(pid)).collect();
+    if let Some(uid) = owner {
+        pending.extend(processes.iter().filter(|(_, (_, owner))| *owner == uid).map(|(pid, _)| *pid));
+    }
+    let mut found = BTreeSet::new();
+    while let Some(pid) = pending.pop() {
+        if found.insert(pid) {
+            pending.extend(children.get(&pid).into_iter().flatten().copied());
+        }
+    }
+    found
+}
+
+/// CPU seconds and resident bytes of the process trees of `roots` (plus
+/// every process of `owner`, if given), read from `/proc`.
+pub(crate) fn measure_processes(roots: &[u32], owner: Option<u32>) -> (f64, u64) {
+    let processes = all_processes();
+    let (ticks, pages) = process_trees(&processes, roots, owner)
+        .iter()
+        .filter_map(|pid| processes.get(pid))
+        .fold((0u64, 0u64), |(ticks, pages), (stat, _)| {
+            (ticks.saturating_add(stat.cpu_ticks), pages.saturating_add(stat.rss_pages))
+        });
+    // SAFETY: sysconf has no preconditions; it answers -1 when unknown.
+    let (ticks_per_second, page_bytes) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let ticks_per_second = if ticks_per_second > 0 { ticks_per_second as f64 } else { 100.0 };
+    let page_bytes = u64::try_from(page_bytes).ok().filter(|bytes| *bytes > 0).unwrap_or(4096);
+    (ticks as f64 / ticks_per_second, pages.saturating_mul(page_bytes))
+}
+
+/// Bytes under `directory`, as `du -sb` counts them: apparent sizes of
+/// every entry, the directory included, hard links once, symlinks never
+/// followed.
+///
+/// # Errors
+/// The directory itself cannot be read; unreadable entries below it are
+/// skipped (a partition user may hide a subdirectory from us).
+pub(crate) fn disk_bytes(directory: &Path) -> io::Result<u64> {
+    let mut total = std::fs::symlink_metadata(directory)?.len();
+    let mut seen = HashSet::new();
+    let mut pending = vec![directory.to_path_buf()];
+    let mut walked = 0usize;
+    while let Some(path) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else { continue };
+        for entry in entries.flatten() {
+            walked += 1;
+            if walked > DISK_ENTRIES_MAX {
+                return Ok(total);
+            }
+            let Ok(metadata) = entry.metadata() else { continue };
+            if metadata.nlink() > 1 && !metadata.is_dir() && !seen.insert((metadata.dev(), metadata.ino())) {
+                continue;
+            }
+            total = total.saturating_add(metadata.len());
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Removes everything inside `directory` but not the directory itself,
+/// whose owner and mode stay; symlinks are removed, never followed.
+///
+/// # Errors
+/// The first entry that cannot be removed, with its path.
+pub(crate) fn wipe_contents(directory: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(directory).map_err(|e| format!("cannot list {}: {e}", directory.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", directory.display()))?;
+        let path = entry.path();
+        let metadata = std::fs::symlink_metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let removed = if metadata.is_dir() {
+            // A directory the partition made unwritable cannot be emptied.
+            make_directories_writable(&path);
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Adds `u+rwx` to every real directory under `path` (symlinks skipped).
+fn make_directories_writable(path: &Path) {
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        let Ok(metadata) = std::fs::symlink_metadata(&directory) else { continue };
+        if !metadata.is_dir() {
+            continue;
+        }
+        let mode = metadata.permissions().mode();
+        if mode & 0o700 != 0o700 {
+            let _ = std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(mode | 0o700));
+        }
+        pending.extend(std::fs::read_dir(&directory).into_iter().flatten().flatten().map(|entry| entry.path()));
+    }
+}
+
+/// As root, the owner of a partition directory, whom its scripts run as.
+pub(crate) fn partition_user(directory: &Path) -> Option<PartitionUser> {
+    if !running_as_root() {
+        return None;
+    }
+    let metadata = std::fs::metadata(directory).ok()?;
+    (metadata.uid() != 0).then_some(PartitionUser { uid: metadata.uid(), gid: metadata.gid() })
+}
+
+/// Whether the node runs as root (and so drops privileges for partitions).
+pub(crate) fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The home directory of `uid` from the user database, for `HOME`.
+fn home_of(uid: u32) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero passwd is a valid value of this plain C struct.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to memory we own for the call's length.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut result) };
+    if rc != 0 || result.is_null() || entry.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_dir is a NUL-terminated string in `buffer`.
+    let home = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(home.to_bytes())))
+}
+
+/// A partition script to run (spec §5.4: report and destroy scripts).
+#[derive(Debug)]
+pub(crate) struct ScriptCommand<'a> {
+    pub(crate) script: &'a Path,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) cwd: &'a Path,
+    pub(crate) user: Option<PartitionUser>,
+    pub(crate) timeout: Duration,
+}
+
+/// How a script ended: success, and its merged output (last bytes).
+#[derive(Debug)]
+pub(crate) struct ScriptRun {
+    pub(crate) success: bool,
+    pub(crate) output: String,
+}
+
+/// Runs a partition script as its user in its own process group, stdin
+/// closed, stdout and stderr merged; a timeout kills the whole group.
+///
+/// # Errors
+/// The script could not be started (message names it).
+pub(crate) async fn run_script(command: ScriptCommand<'_>) -> Result<ScriptRun, String> {
+    let mut builder = tokio::process::Command::new(command.script);
+    builder.args(&command.args).current_dir(command.cwd).stdin(Stdio::null()).process_group(0).kill_on_drop(true);
+    for name in REMOVED_VARIABLES {
+        builder.env_remove(name);
+    }
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("LC_") {
+            builder.env_remove(name);
+        }
+    }
+    builder.env("PYTHONNOUSERSITE", "true");
+    if let Some(user) = command.user {
+        builder.uid(user.uid).gid(user.gid);
+        if let Some(home) = home_of(user.uid) {
+            builder.env("HOME", home);
+        }
+    }
+    // Both streams into one pipe: stderr is a duplicate of stdout's end.
+    let (reader, writer) = pipe().map_err(|e| format!("cannot run {}: {e}", command.script.display()))?;
+    let writer_copy = writer.try_clone().map_err(|e| format!("cannot run {}: {e}", command.script.display()))?;
+    builder.stdout(Stdio::from(writer)).stderr(Stdio::from(writer_copy));
+    let mut child = spawn(&mut builder).await.map_err(|e| format!("cannot run {}: {e}", command.script.display()))?;
+    drop(builder);
+    let pid = child.id();
+    let mut reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader)
+        .map_err(|e| format!("cannot read the output of {}: {e}", command.script.display()))?;
+    let mut output = Vec::new();
+    let work = async {
+        let read = async {
+            let mut chunk = [0u8; 8192];
+            while let Ok(count) = reader.read(&mut chunk).await {
+                if count == 0 {
+                    break;
+                }
+                output.extend_from_slice(&chunk[..count]);
+                if output.len() > 2 * SCRIPT_OUTPUT_BYTES_MAX {
+                    output.drain(..output.len() - SCRIPT_OUTPUT_BYTES_MAX);
+                }
+            }
+        };
+        let ((), status) = tokio::join!(read, child.wait());
+        status
+    };
+    let finished = tokio::time::timeout(command.timeout, work).await;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    match finished {
+        Ok(Ok(status)) => Ok(ScriptRun { success: status.success(), output: text(&output) }),
+        Ok(Err(error)) => Err(format!("cannot wait for {}: {error}", command.script.display())),
+        Err(_elapsed) => {
+            if let Some(pid) = pid.and_then(|pid| libc::pid_t::try_from(pid).ok()).filter(|pid| *pid > 1) {
+                // SAFETY: kill(2) has no memory effects; a negative pid names the group.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+            // SIGKILL cannot be ignored: the reap is bounded.
+            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            let mut output = text(&output);
+            output.push_str(&format!("\n(killed after {} s)", command.timeout.as_secs()));
+            Ok(ScriptRun { success: false, output })
+        }
+    }
+}
+
+/// A pipe whose two ends close on exec in this process (the child gets
+/// its own copies through `Stdio`).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Starts the command, retrying briefly on `ETXTBSY` (a script written an
+/// instant before may still be open for writing in a forked child).
+async fn spawn(builder: &mut tokio::process::Command) -> io::Result<tokio::process::Child> {
+    const ATTEMPTS_MAX: u32 = 10;
+    let mut attempt = 1;
+    loop {
+        match builder.spawn() {
+            Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempt < ATTEMPTS_MAX => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, whole (as Python's `int(time.time())`).
+pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// `time.strftime("%Y-%m-%d at %H:%M:%S")` of `now` in local time, as the
+/// journal's `stop_date` is written.
+#[allow(clippy::unnecessary_cast)] // time_t is i64 on the targets we build for
+pub(crate) fn local_stop_date(now: SystemTime) -> String {
+    let time = unix_seconds(now) as libc::time_t;
+    // SAFETY: an all-zero tm is a valid value of this plain C struct.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r reads `time` and writes only into the tm we own.
+    if unsafe { libc::localtime_r(&time, &mut tm) }.is_null() {
+        return String::new();
+    }
+    format!(
+        "{:04}-{:02}-{:02} at {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(parent: u32) -> (ProcStat, u32) {
+        (ProcStat { parent, cpu_ticks: 1, rss_pages: 1 }, 1000)
+    }
+
+    #[test]
+    fn stat_lines_are_read_after_the_command_name() {
+        let line = "42 (a (weird) name) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1000 12345678 321 18446744073709551615";
+        assert_eq!(parse_stat(line), Some(ProcStat { parent: 7, cpu_ticks: 300, rss_pages: 321 }));
+        assert_eq!(parse_stat("42 (short) S 7"), None);
+        assert_eq!(parse_stat("no parenthesis"), None);
+    }
+
+    #[test]
+    fn process_trees_hold_descendants_and_the_owners_processes() {
+        let mut processes = BTreeMap::from([(1, stat(0)), (10, stat(1)), (11, stat(10)), (12, stat(11)), (20, stat(1))]);
+        processes.insert(30, (ProcStat { parent: 1, cpu_ticks: 1, rss_pages: 1 }, 65534));
+        processes.insert(31, stat(30));
+        assert_eq!(process_trees(&processes, &[10], None), BTreeSet::from([10, 11, 12]));
+        assert_eq!(process_trees(&processes, &[10, 99], Some(65534)), BTreeSet::from([10, 11, 12, 30, 31]));
+        assert_eq!(process_trees(&processes, &[], None), BTreeSet::new());
+    }
+}
