@@ -31,6 +31,12 @@ pub(crate) struct Args {
     /// Partitions of the local node.
     #[arg(long, default_value_t = 10)]
     partitions: usize,
+    /// As root: partition N runs as the unix user `<this>N` (created).
+    #[arg(long, default_value = "slapuser")]
+    user_base_name: String,
+    /// As root: the unix user owning the software releases (created).
+    #[arg(long, default_value = "slapsoft")]
+    software_user: String,
     /// Seconds between two software rounds of the node.
     #[arg(long, default_value_t = 10)]
     software_period: u64,
@@ -71,7 +77,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
     }));
 
     let node_cfg = root.join("slapos.cfg");
-    write(&node_cfg, &node_configuration(&root, &master_url, args.partitions))?;
+    write(&node_cfg, &node_configuration(&root, &master_url, &args))?;
     let client_cfg = root.join("slapos-client.cfg");
     write(&client_cfg, &format!("[slapos]\nmaster_url = {master_url}\nmaster_rest_url = {master_url}hateoas\n"))?;
     let started = Started { master_url: master_url.clone(), client_configuration: client_cfg.clone(), node_configuration: node_cfg.clone() };
@@ -95,13 +101,17 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<Output> {
 /// The local node's `slapos.cfg`: plain directories of the current user,
 /// or one unix user per partition when run as root (services never run as
 /// root).
-fn node_configuration(root: &Path, master_url: &str, partitions: usize) -> String {
+fn node_configuration(root: &Path, master_url: &str, args: &Args) -> String {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let as_root = unsafe { libc::geteuid() } == 0;
     format!(
         "[slapos]\ncomputer_id = {COMPUTER_ID}\nmaster_url = {master_url}\nsoftware_root = {root}/software\n\
-         instance_root = {root}/instance\n\n[slapformat]\npartition_amount = {partitions}\nalter_user = {as_root}\n\
+         instance_root = {root}/instance\n\n[slapformat]\npartition_amount = {}\nalter_user = {as_root}\n\
+         user_base_name = {}\nsoftware_user = {}\n\
          alter_network = false\ninterface_name = lo\ncomputer_xml = {root}/computer.xml\n",
+        args.partitions,
+        args.user_base_name,
+        args.software_user,
         root = root.display()
     )
 }

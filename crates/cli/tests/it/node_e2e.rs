@@ -207,6 +207,23 @@ fn an_ordered_service_is_built_deployed_supervised_and_publishes() {
     again.assert_success();
     assert!(again.stdout.contains("slappart0: up to date"), "a second run redeployed: {again:?}");
 
+    // The watchdog: the watched service dies, the supervisor restarts it
+    // and bangs the master as the partition; the master's new timestamp
+    // makes the next instance run process the partition again.
+    let status_json = node.slapos(&["--json", "node", "status", "--cfg", &node.node_cfg.to_string_lossy()]);
+    let pid = status_json.json()[0]["pid"].as_i64().unwrap_or_else(|| panic!("no pid in {status_json:?}"));
+    // SAFETY: kill(2) has no memory effects; the pid is the service this test started.
+    assert_eq!(unsafe { libc::kill(i32::try_from(pid).expect("a pid"), libc::SIGKILL) }, 0, "cannot kill the service");
+    let banged = partition.join(".slapos_latest_bang_timestamp");
+    let started = Instant::now();
+    while !banged.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no bang recorded after the service died");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reprocessed = node.node("instance");
+    reprocessed.assert_success();
+    assert!(reprocessed.stdout.contains("slappart0: started"), "the bang did not make the partition reprocessed: {reprocessed:?}");
+
     let reported = node.node("report");
     reported.assert_success();
     assert!(reported.stdout.contains("slappart0: 3 movement(s)"), "usage of the running partition: {reported:?}");
@@ -332,4 +349,49 @@ fn the_agent_keeps_services_through_a_master_outage_and_catches_up() {
     node.slapos(&["request", "after", &node.software, "--parameters", "name=again"]);
     let after = node.wait_published("after", "again", Duration::from_secs(60));
     assert!(after.stdout.contains("hello again"), "the agent did not catch up: {after:?}\n{}", agent_log());
+}
+
+#[test]
+fn standalone_runs_a_master_and_a_node_in_one_process() {
+    let dir = TempDir::new("standalone");
+    let root = dir.path().join("root");
+    let software_cfg = dir.path().join("software.cfg");
+    write(&software_cfg, SOFTWARE_CFG);
+    let software = software_cfg.to_string_lossy().into_owned();
+    let prefix = format!("e2e{}z", std::process::id() % 100_000);
+    let _users = Users(if is_root() { vec![format!("{prefix}u0"), format!("{prefix}s")] } else { Vec::new() });
+    let mut standalone = std::process::Command::new(env!("CARGO_BIN_EXE_slapos"))
+        .args(["standalone", "--root", &root.to_string_lossy(), "--partitions", "1", "--software-period", "1", "--instance-period", "1"])
+        .args(["--user-base-name", &format!("{prefix}u"), "--software-user", &format!("{prefix}s")])
+        .env_remove("SLAPOS_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("standalone.log")).expect("log"))
+        .spawn()
+        .expect("start slapos standalone");
+    let stdout = standalone.stdout.take().expect("stdout");
+    let mut standalone = Killed(standalone);
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first_line).expect("the first line");
+    assert!(first_line.starts_with("slapos standalone: master on http://127.0.0.1:"), "{first_line:?}");
+    let client_cfg = root.join("slapos-client.cfg");
+    let node_cfg = root.join("slapos.cfg");
+    let _supervision = Supervision { node_cfg: node_cfg.clone(), client_cfg: client_cfg.clone() };
+    slapos(&client_cfg, &["supply", &software, "local"]).assert_success();
+    let answered = until(&client_cfg, &["request", "solo", &software, "--parameters", "name=solo", "--json"], Duration::from_secs(60), |run| {
+        run.stdout.contains("hello solo")
+    });
+    let log = std::fs::read_to_string(dir.path().join("standalone.log")).unwrap_or_default();
+    assert!(answered.stdout.contains("hello solo"), "the standalone node never deployed: {answered:?}\n{log}");
+    // SAFETY: kill(2) has no memory effects; the pid is the child this test started.
+    unsafe { libc::kill(i32::try_from(standalone.0.id()).expect("a pid"), libc::SIGTERM) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = standalone.0.try_wait().expect("standalone status") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "slapos standalone ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "slapos standalone ended with {status}");
 }

@@ -19,7 +19,7 @@
 mod record;
 mod runner;
 mod store;
-mod sys;
+pub(crate) mod sys;
 
 #[cfg(test)]
 mod tests;

@@ -9,13 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::AsyncReadExt;
 
 use crate::promise::PartitionUser;
 
@@ -25,28 +22,6 @@ const SCRIPT_OUTPUT_BYTES_MAX: usize = 64 * 1024;
 /// (a bound, not a quota: the sum so far is reported).
 const DISK_ENTRIES_MAX: usize = 10_000_000;
 
-/// Variables removed from the node's environment before running partition
-/// code (spec §5.4), so that its Python and locale are its own.
-const REMOVED_VARIABLES: &[&str] = &[
-    "PYTHONHOME",
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "PYTHONY2K",
-    "PYTHONOPTIMIZE",
-    "PYTHONDEBUG",
-    "PYTHONDONTWRITEBYTECODE",
-    "PYTHONINSPECT",
-    "PYTHONUNBUFFERED",
-    "PYTHONVERBOSE",
-    "CONFIG_SITE",
-    "ENV",
-    "LOGNAME",
-    "TEMP",
-    "TMP",
-    "TMPDIR",
-    "LANG",
-    "LANGUAGE",
-];
 
 /// One line of `/proc/<pid>/stat`, the fields the report needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,99 +227,38 @@ pub(crate) struct ScriptRun {
 }
 
 /// Runs a partition script as its user in its own process group, stdin
-/// closed, stdout and stderr merged; a timeout kills the whole group.
+/// closed, stdout and stderr merged, the environment cleaned as for every
+/// partition program (`promise::sys::run`); a timeout kills the whole
+/// group.
 ///
 /// # Errors
 /// The script could not be started (message names it).
 pub(crate) async fn run_script(command: ScriptCommand<'_>) -> Result<ScriptRun, String> {
-    let mut builder = tokio::process::Command::new(command.script);
-    builder.args(&command.args).current_dir(command.cwd).stdin(Stdio::null()).process_group(0).kill_on_drop(true);
-    for name in REMOVED_VARIABLES {
-        builder.env_remove(name);
-    }
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("LC_") {
-            builder.env_remove(name);
-        }
-    }
-    builder.env("PYTHONNOUSERSITE", "true");
-    if let Some(user) = command.user {
-        builder.uid(user.uid).gid(user.gid);
-        if let Some(home) = home_of(user.uid) {
-            builder.env("HOME", home);
-        }
-    }
-    // Both streams into one pipe: stderr is a duplicate of stdout's end.
-    let (reader, writer) = pipe().map_err(|e| format!("cannot run {}: {e}", command.script.display()))?;
-    let writer_copy = writer.try_clone().map_err(|e| format!("cannot run {}: {e}", command.script.display()))?;
-    builder.stdout(Stdio::from(writer)).stderr(Stdio::from(writer_copy));
-    let mut child = spawn(&mut builder).await.map_err(|e| format!("cannot run {}: {e}", command.script.display()))?;
-    drop(builder);
-    let pid = child.id();
-    let mut reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader)
-        .map_err(|e| format!("cannot read the output of {}: {e}", command.script.display()))?;
-    let mut output = Vec::new();
-    let work = async {
-        let read = async {
-            let mut chunk = [0u8; 8192];
-            while let Ok(count) = reader.read(&mut chunk).await {
-                if count == 0 {
-                    break;
-                }
-                output.extend_from_slice(&chunk[..count]);
-                if output.len() > 2 * SCRIPT_OUTPUT_BYTES_MAX {
-                    output.drain(..output.len() - SCRIPT_OUTPUT_BYTES_MAX);
-                }
-            }
-        };
-        let ((), status) = tokio::join!(read, child.wait());
-        status
+    use crate::promise::sys::{run, Finished, PromiseCommand};
+    let home = command.user.and_then(|user| home_of(user.uid));
+    let finished = run(PromiseCommand {
+        program: command.script,
+        args: command.args,
+        cwd: command.cwd,
+        user: command.user,
+        home: home.as_deref(),
+        merge_output: true,
+        timeout: command.timeout,
+    })
+    .await
+    .map_err(|error| format!("cannot run {}: {error}", command.script.display()))?;
+    let text = |bytes: &[u8]| {
+        let tail = &bytes[bytes.len().saturating_sub(SCRIPT_OUTPUT_BYTES_MAX)..];
+        String::from_utf8_lossy(tail).into_owned()
     };
-    let finished = tokio::time::timeout(command.timeout, work).await;
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    match finished {
-        Ok(Ok(status)) => Ok(ScriptRun { success: status.success(), output: text(&output) }),
-        Ok(Err(error)) => Err(format!("cannot wait for {}: {error}", command.script.display())),
-        Err(_elapsed) => {
-            if let Some(pid) = pid.and_then(|pid| libc::pid_t::try_from(pid).ok()).filter(|pid| *pid > 1) {
-                // SAFETY: kill(2) has no memory effects; a negative pid names the group.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
-            }
-            // SIGKILL cannot be ignored: the reap is bounded.
-            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            let mut output = text(&output);
+    Ok(match finished {
+        Finished::Exited { status, stdout, .. } => ScriptRun { success: status.success(), output: text(&stdout) },
+        Finished::TimedOut { stdout, .. } => {
+            let mut output = text(&stdout);
             output.push_str(&format!("\n(killed after {} s)", command.timeout.as_secs()));
-            Ok(ScriptRun { success: false, output })
+            ScriptRun { success: false, output }
         }
-    }
-}
-
-/// A pipe whose two ends close on exec in this process (the child gets
-/// its own copies through `Stdio`).
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// Starts the command, retrying briefly on `ETXTBSY` (a script written an
-/// instant before may still be open for writing in a forked child).
-async fn spawn(builder: &mut tokio::process::Command) -> io::Result<tokio::process::Child> {
-    const ATTEMPTS_MAX: u32 = 10;
-    let mut attempt = 1;
-    loop {
-        match builder.spawn() {
-            Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempt < ATTEMPTS_MAX => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            other => return other,
-        }
-    }
+    })
 }
 
 /// Seconds since the Unix epoch, whole (as Python's `int(time.time())`).
