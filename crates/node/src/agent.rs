@@ -7,7 +7,9 @@
 //! in the supervisor daemon, which never needs the master. When the master
 //! answers again, the next round catches up with whatever changed.
 //! Releases that fail to build are retried with a growing delay
-//! (`software::RetryBackoff`), not every minute.
+//! (`software::RetryBackoff`), not every minute. Each round holds its
+//! loop's lock (`lock`), so a one-shot `slapos node instance` never runs
+//! over the agent's.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use client::SlapClient;
 use crate::build::Engine;
 use crate::config::NodeConfig;
 use crate::instance::{InstanceOptions, Services};
+use crate::lock::{Loop, LoopLock};
 use crate::software::{RetryBackoff, SoftwareOptions};
 
 /// How often each loop runs.
@@ -115,6 +118,19 @@ pub async fn run<S: Services, R: ReportRound>(
             () = &mut shutdown => return,
             () = tokio::time::sleep_until(start + at) => {}
         }
+        let guarded = match round {
+            Round::Software => Loop::Software,
+            Round::Instance => Loop::Instance,
+            Round::Report => Loop::Report,
+        };
+        let _lock = match LoopLock::acquire(&guarded.path(config)) {
+            Ok(lock) => lock,
+            Err(error) => {
+                tracing::warn!(%error, "skipping this round");
+                schedule.ran(round, start.elapsed());
+                continue;
+            }
+        };
         match round {
             Round::Software => {
                 match crate::software::run(config, client, engine, &SoftwareOptions::default(), Some(&mut retry)).await {

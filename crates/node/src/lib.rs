@@ -15,6 +15,7 @@ pub mod build;
 pub mod config;
 pub mod format;
 pub mod instance;
+pub mod lock;
 pub mod promise;
 pub mod report;
 pub mod slap;

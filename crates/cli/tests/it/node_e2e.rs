@@ -187,6 +187,14 @@ fn an_ordered_service_is_built_deployed_supervised_and_publishes() {
     assert!(release.join(".completed").is_file(), "no .completed after {built:?}");
     assert!(release.join("instance.cfg").is_file(), "the release wrote no instance.cfg: {built:?}");
 
+    // A second instance run while one holds the loop's lock is refused as
+    // the real node refuses it: exit status 10.
+    let held = node::lock::LoopLock::acquire(&root.join("inst/.slapgrid-cp.lock")).expect("the instance lock");
+    let refused = node.node("instance");
+    assert_eq!(refused.code, 10, "{refused:?}");
+    assert!(refused.stderr.contains(&format!("another slapos process is aleady running with pid {}", std::process::id())), "{refused:?}");
+    drop(held);
+
     let deployed = node.node("instance");
     let supervisor_log = std::fs::read_to_string(root.join("inst/supervisord.log")).unwrap_or_default();
     assert_eq!(deployed.code, 0, "{deployed:?}\nsupervisor log:\n{supervisor_log}");
