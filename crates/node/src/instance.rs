@@ -319,16 +319,16 @@ async fn deploy(
     if !retention.exists() {
         write_mode(&retention, "0.0", 0o644)?;
     }
-    let (engine, directory) = (engine.clone(), directory.to_path_buf());
+    let (engine, path) = (engine.clone(), directory.to_path_buf());
     tokio::task::spawn_blocking(move || {
-        let ran = run_profile(&engine, &buildout_cfg, &directory, &[]);
-        hand_over(&directory);
+        let ran = run_profile(&engine, &buildout_cfg, &path, &[]);
+        hand_over(&path);
         ran
     })
     .await
     .map_err(|join| join.to_string())?
     .map(drop)
-    .map_err(|failure| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", partition.partition_id))
+    .map_err(|failure| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", directory.display()))
 }
 
 /// As root, gives everything under the partition directory to the
