@@ -146,7 +146,8 @@ async fn failing_partition_leaves_the_other_started_and_is_retried() {
 
     let results = fixture.instance_ok(&services).await;
     let message = failure(outcome_of(&results, &bad));
-    assert!(message.starts_with("Failed to run buildout profile in directory"), "{message}");
+    let expected = format!("Failed to run buildout profile in directory '{}':\n", fixture.partition(&bad).display());
+    assert!(message.starts_with(&expected), "the message names the partition's directory as slapgrid does: {message}");
     assert!(message.contains("Installing check."), "the buildout log is in the message: {message}");
     assert!(message.contains("command failed with exit code 1"), "{message}");
     let bad_directory = fixture.partition(&bad);
