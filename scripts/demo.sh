@@ -72,7 +72,7 @@ fi
 
 echo "== format the compute node COMP-DEMO (3 partitions)"
 "$slapos" node format --cfg "$work/node.cfg"
-[ -n "$node_user" ] && chown "$node_user" "$work"/srv/slappart*
+[ -n "$node_user" ] && chown "$node_user:nogroup" "$work"/srv/slappart*
 
 echo "== supply $software to COMP-DEMO"
 "$slapos" supply "$software" COMP-DEMO

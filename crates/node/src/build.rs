@@ -27,6 +27,11 @@ pub struct Engine {
     pub python: PythonEnv,
     /// The master, for `slapconfiguration`, `request` and `publish`.
     pub slap: Arc<dyn SlapConnection>,
+    /// How a root node runs a partition's profile as the partition user:
+    /// a program and its arguments, to which the partition directory is
+    /// appended (the CLI's `slapos node buildout`). `None`: in this
+    /// process, with what it creates handed to the partition user after.
+    pub buildout_command: Option<Vec<std::ffi::OsString>>,
 }
 
 impl std::fmt::Debug for Engine {

@@ -319,6 +319,15 @@ async fn deploy(
     if !retention.exists() {
         write_mode(&retention, "0.0", 0o644)?;
     }
+    let failed = |failure: String| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", directory.display());
+    if let (Some(user), Some(command)) = (crate::report::sys::partition_user(directory), &engine.buildout_command) {
+        // What the node wrote for the partition is its user's to read.
+        for written in [buildout_cfg.as_path(), retention.as_path(), &directory.join("software_release")] {
+            std::os::unix::fs::lchown(written, Some(user.uid), Some(user.gid))
+                .map_err(|e| failed(format!("cannot give {} to uid {}: {e}", written.display(), user.uid)))?;
+        }
+        return deploy_as(user, command, directory, config.partition_timeout).await.map_err(failed);
+    }
     let (engine, path) = (engine.clone(), directory.to_path_buf());
     tokio::task::spawn_blocking(move || {
         let ran = run_profile(&engine, &buildout_cfg, &path, &[]);
@@ -328,15 +337,56 @@ async fn deploy(
     .await
     .map_err(|join| join.to_string())?
     .map(drop)
-    .map_err(|failure| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", directory.display()))
+    .map_err(|failure| failed(failure.to_string()))
 }
 
-/// As root, gives everything under the partition directory to the
-/// directory's owner, the partition user its services run as.
-///
-/// The real node runs the instance buildout as that user; ours runs the
-/// profile engine in the node's process, so what it created belongs to
-/// root until handed over here. (Known gap: recipes still run as root.)
+/// Runs the partition's profile in a child process as the partition user
+/// (spec §5.4: uid and gid of the directory's owner, `HOME` = the
+/// directory, the environment cleaned), as the real node runs buildout.
+/// Its merged output is the log the master gets on failure.
+async fn deploy_as(
+    user: crate::promise::PartitionUser,
+    command: &[std::ffi::OsString],
+    directory: &Path,
+    timeout: Option<u64>,
+) -> Result<(), String> {
+    use crate::promise::sys::{run, Finished, PromiseCommand};
+    let Some((program, arguments)) = command.split_first() else {
+        return Err("no command to run the partition's profile".to_owned());
+    };
+    let mut args = arguments.to_vec();
+    args.push(directory.as_os_str().to_owned());
+    /// Without `partition_timeout`, a day: long builds are normal, hung
+    /// ones must still end.
+    const TIMEOUT_DEFAULT: u64 = 86_400;
+    let seconds = timeout.unwrap_or(TIMEOUT_DEFAULT);
+    let finished = run(PromiseCommand {
+        program: Path::new(program),
+        args,
+        cwd: directory,
+        user: Some(user),
+        home: Some(directory),
+        merge_output: true,
+        timeout: std::time::Duration::from_secs(seconds),
+    })
+    .await
+    .map_err(|error| format!("cannot run {}: {error}", Path::new(program).display()))?;
+    match finished {
+        Finished::Exited { status, stdout, .. } if status.success() => {
+            tracing::debug!(log = %String::from_utf8_lossy(&stdout), "partition profile ran");
+            Ok(())
+        }
+        Finished::Exited { status, stdout, .. } => Err(format!("{}\n{status}", String::from_utf8_lossy(&stdout).trim_end())),
+        Finished::TimedOut { stdout, .. } => {
+            Err(format!("{}\nkilled after {seconds} s (partition_timeout)", String::from_utf8_lossy(&stdout).trim_end()))
+        }
+    }
+}
+
+/// As root without a [`Engine::buildout_command`], gives everything
+/// under the partition directory to the directory's owner, the partition
+/// user its services run as: the profile ran in the node's process, so
+/// what it created belongs to root until handed over here.
 fn hand_over(directory: &Path) {
     use std::os::unix::fs::MetadataExt;
     if !crate::report::sys::running_as_root() {

@@ -37,6 +37,9 @@ pub(crate) enum Command {
     Report(super::node_loops::LoopArgs),
     /// Run the node agent: software, instance and report rounds, until stopped.
     Run(super::node_loops::RunArgs),
+    /// Run one partition's profile (a root node runs it as the partition user).
+    #[command(hide = true)]
+    Buildout(super::node_loops::BuildoutArgs),
     /// Run the node's supervisor (launched on demand by the other commands).
     Supervisord(super::node_supervisor::SupervisordArgs),
     /// Show the state of the partitions' processes.
@@ -104,6 +107,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<Output> {
         Command::Software(args) => super::node_loops::software(args).await,
         Command::Instance(args) => super::node_loops::instance(args).await,
         Command::Report(args) => super::node_loops::report(args).await,
+        Command::Buildout(args) => super::node_loops::buildout(args).await,
         Command::Run(args) => super::node_loops::run(args).await,
         Command::Supervisord(args) => super::node_supervisor::supervisord(args).await,
         Command::Status(args) => super::node_supervisor::control(Verb::Status, args).await,

@@ -6,6 +6,7 @@
 //! failed (the others were still processed); format exits 2 when the
 //! master did not take the description.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -233,20 +234,58 @@ pub(crate) fn node_and_client(sections: &Sections, path: &std::path::Path) -> an
 }
 
 /// The profile engine as the loops use it. Probing Python and building the
-/// fetcher block, so this runs on a blocking thread.
+/// fetcher block, so this runs on a blocking thread. A root node runs
+/// partition profiles as their users through `slapos node buildout`.
 async fn engine(args: &LoopArgs) -> anyhow::Result<Engine> {
     let handle = tokio::runtime::Handle::current();
     let (python, fetch) = (args.python.clone(), args.fetch.clone());
     let slap_handle = handle.clone();
+    let program = std::env::current_exe().context("cannot find the slapos binary")?;
+    let buildout_command = ["node", "buildout", "--python", &python].into_iter().map(OsString::from);
+    let buildout_command = std::iter::once(program.into_os_string()).chain(buildout_command).collect();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Engine> {
         Ok(Engine {
             fetch: Arc::new(HttpFetch::new(&fetch, handle)?),
             python: probe_python(&python)?,
             slap: Arc::new(node::slap::NodeSlap::new(slap_handle)),
+            buildout_command: Some(buildout_command),
         })
     })
     .await
     .context("probing the Python interpreter stopped")?
+}
+
+/// Options of `slapos node buildout` (what a root node runs, as the
+/// partition user, to deploy one partition).
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildoutArgs {
+    /// The Python interpreter profiles' conditions test.
+    #[arg(long, env = "SLAPOS_PYTHON", default_value = "python3")]
+    python: String,
+    /// The partition directory, holding its `buildout.cfg`.
+    directory: PathBuf,
+}
+
+/// `slapos node buildout DIR`: runs `DIR/buildout.cfg` in `DIR` with the
+/// SlapOS recipes; the log on stdout, the error on stderr, exit 1 on
+/// failure.
+pub(crate) async fn buildout(args: BuildoutArgs) -> anyhow::Result<Output> {
+    let common = LoopArgs { cfg: None, force: false, only: Vec::new(), python: args.python, fetch: FetchArgs::default() };
+    let mut engine = engine(&common).await?;
+    engine.buildout_command = None;
+    let directory = args.directory;
+    let profile = directory.join("buildout.cfg");
+    let ran = tokio::task::spawn_blocking(move || node::build::run_profile(&engine, &profile, &directory, &[]))
+        .await
+        .context("the profile run stopped")?;
+    match ran {
+        Ok(log) => Ok(Output::new(&serde_json::json!({ "log": log }), log.clone())),
+        Err(failure) => {
+            crate::output::line(failure.log.trim_end());
+            eprintln!("{}", failure.message);
+            Ok(Output::empty().with_exit_code(1))
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -202,6 +202,13 @@ fn an_ordered_service_is_built_deployed_supervised_and_publishes() {
     let partition = root.join("inst/slappart0");
     assert!(partition.join("etc/service/sleeper").is_file(), "no service wrapper: {deployed:?}");
     assert!(partition.join(".timestamp").is_file(), "no .timestamp after success");
+    if is_root() {
+        // A root node runs the instance profile as the partition user.
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(&partition).expect("partition").uid();
+        let wrapper = std::fs::metadata(partition.join("etc/service/sleeper")).expect("wrapper").uid();
+        assert!(owner != 0 && wrapper == owner, "the profile ran as uid {wrapper}, the partition belongs to {owner}");
+    }
 
     let answered = node.wait_published("e2e-service", "world", Duration::from_secs(10));
     assert!(answered.stdout.contains("hello world"), "the requester never saw the connection parameters: {answered:?}");

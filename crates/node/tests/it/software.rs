@@ -105,6 +105,7 @@ impl Fixture {
             fetch: Arc::new(profile::NoFetch),
             python: profile::python::PythonEnv::new((3, 11, 2)),
             slap: Arc::new(node::slap::NodeSlap::new(tokio::runtime::Handle::current())),
+            buildout_command: None,
         }
     }
 
