@@ -6,7 +6,8 @@
 //! buildout output as `error_log`).
 //!
 //! The engine is synchronous and may block for minutes (compilers); callers
-//! run [`run_profile`] on a blocking thread.
+//! run [`run_profile`] on a blocking thread. A root node runs it in a child
+//! process as the user the directory belongs to ([`run_profile_as`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -109,6 +110,56 @@ impl Events for Log {
             }
             Event::Warning { part, message } => self.line(&format!("{part}: {message}")),
             Event::Finished { .. } => {}
+        }
+    }
+}
+
+/// Runs `directory`'s `buildout.cfg` in a child process as `user` (spec
+/// §5.4: the owner of the directory, `HOME` = the directory, the
+/// environment cleaned), as the real node runs buildout: `command` with the
+/// directory and `overrides` appended (the CLI's `slapos node buildout`).
+/// Its merged output is the log the master gets on failure.
+///
+/// # Errors
+/// The child could not start, failed (its output and status) or ran past
+/// `timeout` seconds (a day without one).
+pub async fn run_profile_as(
+    user: crate::promise::PartitionUser,
+    command: &[std::ffi::OsString],
+    directory: &Path,
+    overrides: &[String],
+    timeout: Option<u64>,
+) -> Result<(), String> {
+    use crate::promise::sys::{run, Finished, PromiseCommand};
+    let Some((program, arguments)) = command.split_first() else {
+        return Err("no command to run the partition's profile".to_owned());
+    };
+    let mut args = arguments.to_vec();
+    args.push(directory.as_os_str().to_owned());
+    args.extend(overrides.iter().map(std::ffi::OsString::from));
+    /// Without `partition_timeout`, a day: long builds are normal, hung
+    /// ones must still end.
+    const TIMEOUT_DEFAULT: u64 = 86_400;
+    let seconds = timeout.unwrap_or(TIMEOUT_DEFAULT);
+    let finished = run(PromiseCommand {
+        program: Path::new(program),
+        args,
+        cwd: directory,
+        user: Some(user),
+        home: Some(directory),
+        merge_output: true,
+        timeout: std::time::Duration::from_secs(seconds),
+    })
+    .await
+    .map_err(|error| format!("cannot run {}: {error}", Path::new(program).display()))?;
+    match finished {
+        Finished::Exited { status, stdout, .. } if status.success() => {
+            tracing::debug!(log = %String::from_utf8_lossy(&stdout), "partition profile ran");
+            Ok(())
+        }
+        Finished::Exited { status, stdout, .. } => Err(format!("{}\n{status}", String::from_utf8_lossy(&stdout).trim_end())),
+        Finished::TimedOut { stdout, .. } => {
+            Err(format!("{}\nkilled after {seconds} s (partition_timeout)", String::from_utf8_lossy(&stdout).trim_end()))
         }
     }
 }

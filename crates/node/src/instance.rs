@@ -326,7 +326,7 @@ async fn deploy(
             std::os::unix::fs::lchown(written, Some(user.uid), Some(user.gid))
                 .map_err(|e| failed(format!("cannot give {} to uid {}: {e}", written.display(), user.uid)))?;
         }
-        return deploy_as(user, command, directory, config.partition_timeout).await.map_err(failed);
+        return crate::build::run_profile_as(user, command, directory, &[], config.partition_timeout).await.map_err(failed);
     }
     let (engine, path) = (engine.clone(), directory.to_path_buf());
     tokio::task::spawn_blocking(move || {
@@ -340,48 +340,6 @@ async fn deploy(
     .map_err(|failure| failed(failure.to_string()))
 }
 
-/// Runs the partition's profile in a child process as the partition user
-/// (spec §5.4: uid and gid of the directory's owner, `HOME` = the
-/// directory, the environment cleaned), as the real node runs buildout.
-/// Its merged output is the log the master gets on failure.
-async fn deploy_as(
-    user: crate::promise::PartitionUser,
-    command: &[std::ffi::OsString],
-    directory: &Path,
-    timeout: Option<u64>,
-) -> Result<(), String> {
-    use crate::promise::sys::{run, Finished, PromiseCommand};
-    let Some((program, arguments)) = command.split_first() else {
-        return Err("no command to run the partition's profile".to_owned());
-    };
-    let mut args = arguments.to_vec();
-    args.push(directory.as_os_str().to_owned());
-    /// Without `partition_timeout`, a day: long builds are normal, hung
-    /// ones must still end.
-    const TIMEOUT_DEFAULT: u64 = 86_400;
-    let seconds = timeout.unwrap_or(TIMEOUT_DEFAULT);
-    let finished = run(PromiseCommand {
-        program: Path::new(program),
-        args,
-        cwd: directory,
-        user: Some(user),
-        home: Some(directory),
-        merge_output: true,
-        timeout: std::time::Duration::from_secs(seconds),
-    })
-    .await
-    .map_err(|error| format!("cannot run {}: {error}", Path::new(program).display()))?;
-    match finished {
-        Finished::Exited { status, stdout, .. } if status.success() => {
-            tracing::debug!(log = %String::from_utf8_lossy(&stdout), "partition profile ran");
-            Ok(())
-        }
-        Finished::Exited { status, stdout, .. } => Err(format!("{}\n{status}", String::from_utf8_lossy(&stdout).trim_end())),
-        Finished::TimedOut { stdout, .. } => {
-            Err(format!("{}\nkilled after {seconds} s (partition_timeout)", String::from_utf8_lossy(&stdout).trim_end()))
-        }
-    }
-}
 
 /// As root without a [`Engine::buildout_command`], gives everything
 /// under the partition directory to the directory's owner, the partition

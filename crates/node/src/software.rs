@@ -127,15 +127,26 @@ async fn install(config: &NodeConfig, client: &SlapClient, engine: &Engine, url:
     let built = match prepare(config, url, path) {
         Err(message) => Err(message),
         Ok(buildout_cfg) => {
-            let (engine, path_owned) = (engine.clone(), path.to_path_buf());
+            let failed = |failure: String| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", path.display());
             let overrides = vec![
                 format!("buildout:extends-cache={}", path.join("extends-cache").display()),
                 "buildout:newest=false".to_owned(),
             ];
-            tokio::task::spawn_blocking(move || run_profile(&engine, &buildout_cfg, &path_owned, &overrides))
-                .await
-                .unwrap_or_else(|join| Err(crate::build::BuildFailure { log: String::new(), message: join.to_string() }))
-                .map_err(|failure| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", path.display()))
+            // As root, the release is built by the owner of software_root
+            // (the software user `node format` made), as the real node does.
+            match (crate::report::sys::partition_user(&config.software_root), &engine.buildout_command) {
+                (Some(owner), Some(command)) => match give(path, owner) {
+                    Err(message) => Err(failed(message)),
+                    Ok(()) => crate::build::run_profile_as(owner, command, path, &overrides, None).await.map(|()| String::new()).map_err(failed),
+                },
+                _ => {
+                    let (engine, path_owned) = (engine.clone(), path.to_path_buf());
+                    tokio::task::spawn_blocking(move || run_profile(&engine, &buildout_cfg, &path_owned, &overrides))
+                        .await
+                        .unwrap_or_else(|join| Err(crate::build::BuildFailure { log: String::new(), message: join.to_string() }))
+                        .map_err(|failure| failed(failure.to_string()))
+                }
+            }
         }
     };
     match built {
@@ -175,6 +186,16 @@ fn prepare(config: &NodeConfig, url: &str, path: &Path) -> Result<PathBuf, Strin
         std::fs::write(&buildout_cfg, text).map_err(|e| io(&buildout_cfg, e))?;
     }
     Ok(buildout_cfg)
+}
+
+/// Gives what the node made of a release directory (the directory, its
+/// `extends-cache` and `buildout.cfg`) to the user who builds it.
+fn give(path: &Path, owner: crate::promise::PartitionUser) -> Result<(), String> {
+    for made in [path.to_path_buf(), path.join("extends-cache"), path.join("buildout.cfg")] {
+        std::os::unix::fs::lchown(&made, Some(owner.uid), Some(owner.gid))
+            .map_err(|e| format!("cannot give {} to uid {}: {e}", made.display(), owner.uid))?;
+    }
+    Ok(())
 }
 
 /// A list value as buildout writes one: first item on the key's line, the

@@ -262,8 +262,11 @@ pub(crate) struct BuildoutArgs {
     /// The Python interpreter profiles' conditions test.
     #[arg(long, env = "SLAPOS_PYTHON", default_value = "python3")]
     python: String,
-    /// The partition directory, holding its `buildout.cfg`.
+    /// The directory holding the `buildout.cfg` to run (a partition, or a
+    /// release being built).
     directory: PathBuf,
+    /// Assignments `section:option=value`, applied last.
+    assignments: Vec<String>,
 }
 
 /// `slapos node buildout DIR`: runs `DIR/buildout.cfg` in `DIR` with the
@@ -275,7 +278,8 @@ pub(crate) async fn buildout(args: BuildoutArgs) -> anyhow::Result<Output> {
     engine.buildout_command = None;
     let directory = args.directory;
     let profile = directory.join("buildout.cfg");
-    let ran = tokio::task::spawn_blocking(move || node::build::run_profile(&engine, &profile, &directory, &[]))
+    let assignments = args.assignments;
+    let ran = tokio::task::spawn_blocking(move || node::build::run_profile(&engine, &profile, &directory, &assignments))
         .await
         .context("the profile run stopped")?;
     match ran {

@@ -186,6 +186,13 @@ fn an_ordered_service_is_built_deployed_supervised_and_publishes() {
     let release = root.join("soft").join(node::software::url_hash(&node.software));
     assert!(release.join(".completed").is_file(), "no .completed after {built:?}");
     assert!(release.join("instance.cfg").is_file(), "the release wrote no instance.cfg: {built:?}");
+    if is_root() {
+        // A root node builds releases as the software user format made.
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(root.join("soft")).expect("software root").uid();
+        let built_by = std::fs::metadata(release.join("instance.cfg")).expect("instance.cfg").uid();
+        assert!(owner != 0 && built_by == owner, "the release was built by uid {built_by}, software_root belongs to {owner}");
+    }
 
     // A second instance run while one holds the loop's lock is refused as
     // the real node refuses it: exit status 10.

@@ -4,5 +4,6 @@ mod format;
 mod instance;
 mod promise;
 mod report;
+mod shared_parts;
 mod software;
 mod supervisor;
