@@ -313,6 +313,16 @@ impl SlapClient {
         self.post_text("softwareInstanceBang", &form, Some(partition)).await
     }
 
+    /// `POST computerBang`: something happened to the whole compute node
+    /// (`slapos node bang`, `slapos node boot`'s `Reboot`).
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn computer_bang(&self, computer_id: &str, message: &str) -> Result<String, ClientError> {
+        let form = [("computer_id", Some(computer_id.to_owned())), ("message", Some(message.to_owned()))];
+        self.post_text("computerBang", &form, None).await
+    }
+
     /// `POST useComputer`: the usage journal of the node's report loop.
     ///
     /// # Errors

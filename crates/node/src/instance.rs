@@ -113,6 +113,42 @@ pub async fn run<S: Services>(
     Ok(results)
 }
 
+/// `slapos node promise` (spec §9): the test-mode promises of every
+/// deployed `started` partition, nothing reported to the master.
+/// Partitions not started, free or not deployed are skipped.
+///
+/// # Errors
+/// The master unreachable, or `only` naming unknown partitions.
+pub async fn check_promises_only(
+    config: &NodeConfig,
+    client: &SlapClient,
+    engine: &Engine,
+    only: &[String],
+) -> Result<Vec<PartitionResult>, InstanceError> {
+    let computer = client.full_computer_information(&config.computer_id).await?;
+    let unknown: Vec<String> =
+        only.iter().filter(|o| !computer.partitions.iter().any(|p| &p.partition_id == *o)).cloned().collect();
+    if !unknown.is_empty() {
+        return Err(InstanceError::UnknownPartitions(unknown));
+    }
+    let mut results = Vec::new();
+    for partition in &computer.partitions {
+        let directory = config.instance_root.join(&partition.partition_id);
+        let deployed = partition.software_release.is_some() && directory.join(".timestamp").is_file();
+        let wanted = only.is_empty() || only.contains(&partition.partition_id);
+        let outcome = if !wanted || !deployed || partition.requested_state != "started" {
+            PartitionOutcome::Skipped
+        } else {
+            match promise_failure(config, engine, &partition.partition_id, &directory, Mode::Test).await.0 {
+                Some(message) => PartitionOutcome::PromiseFailed(message),
+                None => PartitionOutcome::Started,
+            }
+        };
+        results.push(PartitionResult { partition: partition.partition_id.clone(), outcome });
+    }
+    Ok(results)
+}
+
 /// One partition (spec §5.2), errors reported to the master.
 async fn process<S: Services>(
     config: &NodeConfig,
@@ -208,24 +244,35 @@ async fn check_promises(
     directory: &Path,
     mode: Mode,
 ) -> Option<String> {
-    let mut promises = PartitionPromises::new(&auth.partition_id, directory);
+    let (failure, bang) = promise_failure(config, engine, &auth.partition_id, directory, mode).await;
+    if let Some(message) = bang {
+        if let Err(error) = client.bang(auth, &message).await {
+            tracing::warn!(%error, partition = %auth.partition_id, "cannot bang the master");
+        }
+    }
+    failure
+}
+
+/// Runs the partition's promises: the failure message, and the bang
+/// message when a failing anomaly asks for one.
+async fn promise_failure(
+    config: &NodeConfig,
+    engine: &Engine,
+    partition: &str,
+    directory: &Path,
+    mode: Mode,
+) -> (Option<String>, Option<String>) {
+    let mut promises = PartitionPromises::new(partition, directory);
     promises.timeout = std::time::Duration::from_secs(config.promise_timeout);
     promises.instance_python = Some(PathBuf::from(&engine.python.sys_executable));
     promises.user = crate::report::sys::partition_user(directory);
     promises.plugin_config.insert("computer-id".into(), config.computer_id.clone());
     promises.plugin_config.insert("master-url".into(), config.master_url.clone());
-    let report = match run_promises(&promises, mode, SystemTime::now()).await {
-        Ok(report) => report,
-        Err(error) => return Some(error.to_string()),
-    };
-    if let Some(message) = report.bang_message() {
-        if let Err(error) = client.bang(auth, &message).await {
-            tracing::warn!(%error, partition = %auth.partition_id, "cannot bang the master");
-        }
+    match run_promises(&promises, mode, SystemTime::now()).await {
+        Ok(report) => (report.failure().map(|failure| failure.to_string()), report.bang_message()),
+        Err(error) => (Some(error.to_string()), None),
     }
-    report.failure().map(|failure| failure.to_string())
 }
-
 
 /// Writes the error next to the partition and tells the master.
 async fn report_failure(client: &SlapClient, auth: &PartitionAuth, directory: &Path, message: String) -> PartitionOutcome {

@@ -33,6 +33,12 @@ pub(crate) enum Command {
     Software(super::node_loops::LoopArgs),
     /// Deploy this node's partitions and start or stop their services.
     Instance(super::node_loops::LoopArgs),
+    /// Run the promises of started partitions (nothing reported).
+    Promise(super::node_loops::LoopArgs),
+    /// Tell the master something happened to this whole compute node.
+    Bang(super::node_loops::BangArgs),
+    /// After a reboot: format again, tell the master, reprocess every partition.
+    Boot(super::node_loops::FormatArgs),
     /// Report usage and destroy the partitions the master asks to destroy.
     Report(super::node_loops::LoopArgs),
     /// Run the node agent: software, instance and report rounds, until stopped.
@@ -107,6 +113,9 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<Output> {
         Command::Software(args) => super::node_loops::software(args).await,
         Command::Instance(args) => super::node_loops::instance(args).await,
         Command::Report(args) => super::node_loops::report(args).await,
+        Command::Promise(args) => super::node_loops::promise(args).await,
+        Command::Bang(args) => super::node_loops::bang(args).await,
+        Command::Boot(args) => super::node_loops::boot(args).await,
         Command::Buildout(args) => super::node_loops::buildout(args).await,
         Command::Run(args) => super::node_loops::run(args).await,
         Command::Supervisord(args) => super::node_supervisor::supervisord(args).await,

@@ -255,6 +255,73 @@ async fn engine(args: &LoopArgs) -> anyhow::Result<Engine> {
     .context("probing the Python interpreter stopped")?
 }
 
+/// `slapos node promise`: the test-mode promises of started partitions,
+/// nothing reported; exit 2 when one fails.
+pub(crate) async fn promise(args: LoopArgs) -> anyhow::Result<Output> {
+    use node::instance::PartitionOutcome;
+    let (path, sections) = read_config(args.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    let _lock = match lock(&config, node::lock::Loop::Instance) {
+        Ok(lock) => lock,
+        Err(refusal) => return Ok(refusal),
+    };
+    let engine = engine(&args).await?;
+    let results = node::instance::check_promises_only(&config, &client, &engine, &args.only).await?;
+    let failed = results.iter().any(|r| matches!(r.outcome, PartitionOutcome::PromiseFailed(_)));
+    let lines = results
+        .into_iter()
+        .filter(|result| result.outcome != PartitionOutcome::Skipped)
+        .map(|result| match result.outcome {
+            PartitionOutcome::PromiseFailed(message) => Line { name: result.partition, outcome: "promise failed".into(), error: Some(message) },
+            _ => Line { name: result.partition, outcome: "promises pass".into(), error: None },
+        })
+        .collect();
+    Ok(output(lines).with_exit_code(if failed { 2 } else { 0 }))
+}
+
+/// Options of `slapos node bang`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BangArgs {
+    /// The node's configuration (default: $SLAPOS_CONFIGURATION, else /etc/opt/slapos/slapos.cfg).
+    #[arg(long)]
+    cfg: Option<PathBuf>,
+    /// What happened to the compute node.
+    #[arg(short, long)]
+    message: String,
+}
+
+/// `slapos node bang -m MSG`: tells the master something happened to the
+/// whole node (every instance on it is processed again).
+pub(crate) async fn bang(args: BangArgs) -> anyhow::Result<Output> {
+    let (path, sections) = read_config(args.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    tracing::info!("Banging to '{}'", config.master_url);
+    client.computer_bang(&config.computer_id, &args.message).await?;
+    Ok(Output::new(&serde_json::json!({ "banged": config.master_url, "message": args.message }), format!("Bang with message '{}'", args.message)))
+}
+
+/// `slapos node boot` (spec §9): after a reboot, format the node again,
+/// tell the master (`Reboot`), and forget every partition's timestamp so
+/// the next instance run restarts everything.
+pub(crate) async fn boot(args: FormatArgs) -> anyhow::Result<Output> {
+    let (path, sections) = read_config(args.cfg.clone())?;
+    let (config, client) = node_and_client(&sections, &path)?;
+    let formatted = format(FormatArgs { cfg: args.cfg.clone(), dry_run: false, now: true }).await?;
+    anyhow::ensure!(formatted.exit_code == 0, "[BOOT] the node could not be formatted");
+    client.computer_bang(&config.computer_id, "Reboot").await.context("[BOOT] cannot tell the master about the reboot")?;
+    let base = node::config::FormatConfig::from_sections(&sections)?.partition_base_name;
+    let mut forgotten = 0;
+    for entry in std::fs::read_dir(&config.instance_root).with_context(|| format!("cannot read {}", config.instance_root.display()))?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&base) && std::fs::remove_file(entry.path().join(".timestamp")).is_ok() {
+            forgotten += 1;
+        }
+    }
+    Ok(Output::new(
+        &serde_json::json!({ "rebooted": true, "timestamps_removed": forgotten }),
+        format!("[BOOT] node formatted, master told, {forgotten} partition(s) will be processed again"),
+    ))
+}
+
 /// Options of `slapos node buildout` (what a root node runs, as the
 /// partition user, to deploy one partition).
 #[derive(Debug, clap::Args)]
@@ -358,7 +425,15 @@ pub(crate) async fn instance(args: LoopArgs) -> anyhow::Result<Output> {
     let engine = engine(&args).await?;
     let services = crate::cmd::node_supervisor::connect(&path, &config.instance_root).await?;
     let options = node::instance::InstanceOptions { force: args.force, only: args.only.clone() };
-    let results = node::instance::run(&config, &client, &engine, &services, &options).await?;
+    let results = match node::instance::run(&config, &client, &engine, &services, &options).await {
+        Ok(results) => results,
+        // Offline (spec §5.1): the services keep running as they are.
+        Err(node::instance::InstanceError::Master(error @ client::ClientError::Connection { .. })) => {
+            eprintln!("slapos: the master is unreachable, services are kept as they are: {error}");
+            return Ok(Output::new(&serde_json::json!({ "offline": error.to_string() }), String::new()).with_exit_code(3));
+        }
+        Err(error) => return Err(error.into()),
+    };
     // The real node's exit status: 1 when a partition failed, else 2 when
     // only promises failed.
     let code = if results.iter().any(|r| matches!(r.outcome, PartitionOutcome::Failed(_))) {

@@ -34,7 +34,7 @@ recipe = slapos.recipe.template
 output = ${buildout:directory}/instance.cfg
 inline =
   [buildout]
-  parts = service publish
+  parts = service promise publish
 
   [slap-configuration]
   recipe = slapos.cookbook:slapconfiguration
@@ -48,11 +48,17 @@ inline =
   recipe = slapos.cookbook:mkdirectory
   etc = $${buildout:directory}/etc
   service = $${:etc}/service
+  promise = $${:etc}/promise
 
   [service]
   recipe = slapos.cookbook:wrapper
   command-line = /bin/sh -c 'echo serving; exec sleep 600'
   wrapper-path = $${directory:service}/sleeper
+
+  [promise]
+  recipe = slapos.cookbook:wrapper
+  command-line = test -x $${service:wrapper-path}
+  wrapper-path = $${directory:promise}/service-installed
 
   [publish]
   recipe = slapos.cookbook:publish
@@ -246,6 +252,18 @@ fn an_ordered_service_is_built_deployed_supervised_and_publishes() {
     reprocessed.assert_success();
     assert!(reprocessed.stdout.contains("slappart0: started"), "the bang did not make the partition reprocessed: {reprocessed:?}");
 
+    let promised = node.node("promise");
+    promised.assert_success();
+    assert!(promised.stdout.contains("slappart0: promises pass"), "{promised:?}");
+    let banged = node.slapos(&["node", "bang", "--cfg", &node.node_cfg.to_string_lossy(), "-m", "testing"]);
+    banged.assert_success();
+    assert!(banged.stdout.contains("Bang with message 'testing'"), "{banged:?}");
+    let booted = node.node("boot");
+    booted.assert_success();
+    let after_boot = node.node("instance");
+    after_boot.assert_success();
+    assert!(after_boot.stdout.contains("slappart0: started"), "boot did not make the partition reprocessed: {after_boot:?}");
+
     let reported = node.node("report");
     reported.assert_success();
     assert!(reported.stdout.contains("slappart0: 3 movement(s)"), "usage of the running partition: {reported:?}");
@@ -366,6 +384,10 @@ fn the_agent_keeps_services_through_a_master_outage_and_catches_up() {
     assert!(agent.0.try_wait().expect("agent status").is_none(), "the agent died with the master:\n{}", agent_log());
     let status = node.node("status");
     assert!(status.stdout.contains("RUNNING"), "the service stopped with the master: {status:?}");
+    // A one-shot instance run meanwhile is offline: exit 3, services kept
+    // (retried while the agent's own round holds the lock: exit 10).
+    let offline = until(&node.client_cfg, &["node", "instance", "--cfg", &cfg], Duration::from_secs(20), |run| run.code != 10);
+    assert_eq!(offline.code, 3, "{offline:?}");
 
     master.start();
     node.slapos(&["request", "after", &node.software, "--parameters", "name=again"]);
