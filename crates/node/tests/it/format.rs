@@ -22,7 +22,7 @@ const DEADLINE: Duration = Duration::from_secs(120);
 struct Fixture {
     dir: tempfile::TempDir,
     client: SlapClient,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _master: crate::master::MasterGuard,
     /// `[slapformat]` keys on top of the defaults below.
     keys: BTreeMap<String, String>,
 }
@@ -30,16 +30,7 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = master::Store::open(&dir.path().join("master.db").display().to_string()).await.expect("store");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let address = listener.local_addr().expect("bound address");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let state = master::AppState::new(store, master::MasterConfig::new(COMPUTER));
-        tokio::spawn(master::serve(listener, state, async {
-            let _ = stop.await;
-        }));
-        let url = MasterUrl::parse(&format!("http://{address}/")).expect("url");
-        let client = SlapClient::new(ClientConfig::new(url)).expect("client");
+        let (client, master) = crate::master::start(dir.path(), COMPUTER).await;
         let keys = BTreeMap::from([
             ("alter_user".to_owned(), "false".to_owned()),
             ("alter_network".to_owned(), "false".to_owned()),
@@ -48,7 +39,7 @@ impl Fixture {
             ("computer_xml".to_owned(), dir.path().join("slapos.xml").display().to_string()),
             ("computer_json".to_owned(), dir.path().join("slapos.json").display().to_string()),
         ]);
-        Fixture { dir, client, shutdown: Some(shutdown), keys }
+        Fixture { dir, client, _master: master, keys }
     }
 
     fn set(&mut self, key: &str, value: &str) {
@@ -117,13 +108,6 @@ impl Fixture {
     }
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("metadata").permissions().mode() & 0o7777

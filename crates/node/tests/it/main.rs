@@ -2,6 +2,7 @@
 
 mod format;
 mod instance;
+mod master;
 mod promise;
 mod report;
 mod shared_parts;

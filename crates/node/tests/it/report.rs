@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use client::{ClientConfig, MasterUrl, RequestResult, RequestSpec, SlapClient};
+use client::{RequestResult, RequestSpec, SlapClient};
 use node::config::{NodeConfig, Sections};
 use node::report::{run, Destruction, ReportOptions, ReportOutcome, UsagePost};
 use proto::Value;
@@ -31,7 +31,7 @@ const NOBODY: u32 = 65534;
 struct Fixture {
     dir: tempfile::TempDir,
     client: SlapClient,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _master: crate::master::MasterGuard,
 }
 
 impl Fixture {
@@ -39,16 +39,7 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         // Partition users must reach their directories and scripts.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
-        let store = master::Store::open(&dir.path().join("master.db").display().to_string()).await.expect("store");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let address = listener.local_addr().expect("bound address");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let state = master::AppState::new(store, master::MasterConfig::new(COMPUTER));
-        tokio::spawn(master::serve(listener, state, async {
-            let _ = stop.await;
-        }));
-        let url = MasterUrl::parse(&format!("http://{address}/")).expect("url");
-        let client = SlapClient::new(ClientConfig::new(url)).expect("client");
+        let (client, master) = crate::master::start(dir.path(), COMPUTER).await;
         let slots: Vec<Value> = (0..partitions)
             .map(|index| {
                 Value::dict_from([
@@ -68,7 +59,7 @@ impl Fixture {
         std::fs::create_dir_all(dir.path().join("srv")).expect("instance root");
         std::fs::create_dir_all(dir.path().join("outside")).expect("outside folder");
         std::fs::set_permissions(dir.path().join("outside"), std::fs::Permissions::from_mode(0o777)).expect("chmod outside");
-        Fixture { dir, client, shutdown: Some(shutdown) }
+        Fixture { dir, client, _master: master }
     }
 
     fn config(&self) -> NodeConfig {
@@ -135,13 +126,6 @@ impl Fixture {
     }
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-}
 
 /// Records what the report asked of the supervisor.
 #[derive(Default)]

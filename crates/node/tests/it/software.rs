@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use client::{ClientConfig, MasterUrl, SlapClient, SupplyState};
+use client::{SlapClient, SupplyState};
 use node::build::Engine;
 use node::config::{FormatConfig, NodeConfig, Sections};
 use node::software::{software_path, url_hash, RetryBackoff, SoftwareOptions, SoftwareOutcome, SoftwareResult};
@@ -31,7 +31,7 @@ const NOBODY: u32 = 65534;
 pub(crate) struct Fixture {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) client: SlapClient,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _master: crate::master::MasterGuard,
 }
 
 impl Fixture {
@@ -40,17 +40,8 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         // Partition users must reach their directories and scripts.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
-        let store = master::Store::open(&dir.path().join("master.db").display().to_string()).await.expect("store");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let address = listener.local_addr().expect("bound address");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let state = master::AppState::new(store, master::MasterConfig::new(COMPUTER));
-        tokio::spawn(master::serve(listener, state, async {
-            let _ = stop.await;
-        }));
-        let url = MasterUrl::parse(&format!("http://{address}/")).expect("url");
-        let client = SlapClient::new(ClientConfig::new(url)).expect("client");
-        let fixture = Fixture { dir, client, shutdown: Some(shutdown) };
+        let (client, master) = crate::master::start(dir.path(), COMPUTER).await;
+        let fixture = Fixture { dir, client, _master: master };
         fixture.format(partitions).await;
         fixture
     }
@@ -153,13 +144,6 @@ impl Fixture {
     }
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-}
 
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
