@@ -6,8 +6,9 @@
 //! buildout output as `error_log`).
 //!
 //! The engine is synchronous and may block for minutes (compilers); callers
-//! run [`run_profile`] on a blocking thread. A root node runs it in a child
-//! process as the user the directory belongs to ([`run_profile_as`]).
+//! run [`run_profile`] on a blocking thread. The node runs it in a child
+//! process ([`run_profile_as`]), as the user the directory belongs to when
+//! it is root, so that the run's whole output is its log.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,10 +29,11 @@ pub struct Engine {
     pub python: PythonEnv,
     /// The master, for `slapconfiguration`, `request` and `publish`.
     pub slap: Arc<dyn SlapConnection>,
-    /// How a root node runs a partition's profile as the partition user:
-    /// a program and its arguments, to which the partition directory is
-    /// appended (the CLI's `slapos node buildout`). `None`: in this
-    /// process, with what it creates handed to the partition user after.
+    /// How profiles run in a child process (as the directory's owner when
+    /// the node is root): a program and its arguments, to which the
+    /// directory is appended (the CLI's `slapos node buildout`); the
+    /// child's whole output is the run's log. `None`: in this process,
+    /// with what a partition's profile creates handed to its user after.
     pub buildout_command: Option<Vec<std::ffi::OsString>>,
 }
 
@@ -114,17 +116,18 @@ impl Events for Log {
     }
 }
 
-/// Runs `directory`'s `buildout.cfg` in a child process as `user` (spec
-/// §5.4: the owner of the directory, `HOME` = the directory, the
-/// environment cleaned), as the real node runs buildout: `command` with the
-/// directory and `overrides` appended (the CLI's `slapos node buildout`).
-/// Its merged output is the log the master gets on failure.
+/// Runs `directory`'s `buildout.cfg` in a child process, as `user` when
+/// given (spec §5.4: the owner of the directory; `HOME` = the directory,
+/// the environment cleaned), as the real node runs buildout: `command`
+/// with the directory and `overrides` appended (the CLI's `slapos node
+/// buildout`). Its merged output, recipes' commands included, is the log
+/// the master gets on failure.
 ///
 /// # Errors
 /// The child could not start, failed (its output and status) or ran past
 /// `timeout` seconds (a day without one).
 pub async fn run_profile_as(
-    user: crate::promise::PartitionUser,
+    user: Option<crate::promise::PartitionUser>,
     command: &[std::ffi::OsString],
     directory: &Path,
     overrides: &[String],
@@ -145,7 +148,7 @@ pub async fn run_profile_as(
         program: Path::new(program),
         args,
         cwd: directory,
-        user: Some(user),
+        user,
         home: Some(directory),
         merge_output: true,
         timeout: std::time::Duration::from_secs(seconds),

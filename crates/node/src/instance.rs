@@ -367,11 +367,14 @@ async fn deploy(
         write_mode(&retention, "0.0", 0o644)?;
     }
     let failed = |failure: String| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", directory.display());
-    if let (Some(user), Some(command)) = (crate::report::sys::partition_user(directory), &engine.buildout_command) {
-        // What the node wrote for the partition is its user's to read.
-        for written in [buildout_cfg.as_path(), retention.as_path(), &directory.join("software_release")] {
-            std::os::unix::fs::lchown(written, Some(user.uid), Some(user.gid))
-                .map_err(|e| failed(format!("cannot give {} to uid {}: {e}", written.display(), user.uid)))?;
+    if let Some(command) = &engine.buildout_command {
+        let user = crate::report::sys::partition_user(directory);
+        if let Some(user) = user {
+            // What the node wrote for the partition is its user's to read.
+            for written in [buildout_cfg.as_path(), retention.as_path(), &directory.join("software_release")] {
+                std::os::unix::fs::lchown(written, Some(user.uid), Some(user.gid))
+                    .map_err(|e| failed(format!("cannot give {} to uid {}: {e}", written.display(), user.uid)))?;
+            }
         }
         return crate::build::run_profile_as(user, command, directory, &[], config.partition_timeout).await.map_err(failed);
     }
@@ -388,7 +391,7 @@ async fn deploy(
 }
 
 
-/// As root without a [`Engine::buildout_command`], gives everything
+/// As root without an [`Engine::buildout_command`], gives everything
 /// under the partition directory to the directory's owner, the partition
 /// user its services run as: the profile ran in the node's process, so
 /// what it created belongs to root until handed over here.

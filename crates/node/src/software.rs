@@ -134,12 +134,18 @@ async fn install(config: &NodeConfig, client: &SlapClient, engine: &Engine, url:
             ];
             // As root, the release is built by the owner of software_root
             // (the software user `node format` made), as the real node does.
-            match (crate::report::sys::partition_user(&config.software_root), &engine.buildout_command) {
-                (Some(owner), Some(command)) => match give(path, owner) {
-                    Err(message) => Err(failed(message)),
-                    Ok(()) => crate::build::run_profile_as(owner, command, path, &overrides, None).await.map(|()| String::new()).map_err(failed),
-                },
-                _ => {
+            match &engine.buildout_command {
+                Some(command) => {
+                    let owner = crate::report::sys::partition_user(&config.software_root);
+                    match owner.map_or(Ok(()), |owner| give(path, owner)) {
+                        Err(message) => Err(failed(message)),
+                        Ok(()) => crate::build::run_profile_as(owner, command, path, &overrides, None)
+                            .await
+                            .map(|()| String::new())
+                            .map_err(failed),
+                    }
+                }
+                None => {
                     let (engine, path_owned) = (engine.clone(), path.to_path_buf());
                     tokio::task::spawn_blocking(move || run_profile(&engine, &buildout_cfg, &path_owned, &overrides))
                         .await

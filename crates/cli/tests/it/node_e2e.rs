@@ -439,3 +439,27 @@ fn standalone_runs_a_master_and_a_node_in_one_process() {
     };
     assert!(status.success(), "slapos standalone ended with {status}");
 }
+
+/// A release whose build fails: the master and the operator get the
+/// build's whole output, what earlier parts' commands printed included
+/// (the profile runs in a child process whose output is captured).
+#[test]
+fn a_failed_build_reports_the_output_of_its_commands() {
+    let proxy = SlapProxy::start_program(Path::new(env!("CARGO_BIN_EXE_slapos")));
+    let node = Node::new("broken", &proxy.url());
+    write(
+        Path::new(&node.software),
+        "[buildout]\nparts = chatty broken\n\n[chatty]\nrecipe = plone.recipe.command\nstop-on-error = true\n\
+         command = echo visible-in-the-log\n\n[broken]\nrecipe = plone.recipe.command\nstop-on-error = true\n\
+         command = exit 3\n",
+    );
+    node.node("format").assert_success();
+    node.slapos(&["supply", &node.software, COMPUTER]).assert_success();
+    let built = node.slapos(&["--json", "node", "software", "--cfg", &node.node_cfg.to_string_lossy()]);
+    assert_eq!(built.code, 1, "{built:?}");
+    // In the error itself (what the master gets), not merely on the
+    // node's stdout.
+    let error = built.json()[0]["error"].as_str().map(str::to_owned).unwrap_or_default();
+    assert!(error.contains("visible-in-the-log"), "{built:?}");
+    drop(proxy);
+}
