@@ -150,9 +150,16 @@ fn main() -> std::process::ExitCode {
             output::print(&result, ctx.json);
             std::process::ExitCode::from(result.exit_code)
         }
-        Err(error) => {
-            eprintln!("slapos: error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<node::lock::LockError>() {
+            // Another run of the same node loop: the real node's words and status.
+            Some(busy @ node::lock::LockError::Busy { .. }) => {
+                eprintln!("slapos: {busy}");
+                std::process::ExitCode::from(10)
+            }
+            _ => {
+                eprintln!("slapos: error: {error:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
     }
 }

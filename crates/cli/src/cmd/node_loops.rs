@@ -196,24 +196,17 @@ fn report_lines(outcome: &node::report::ReportOutcome) -> Vec<Line> {
 pub(crate) async fn report(args: LoopArgs) -> anyhow::Result<Output> {
     let (path, sections) = read_config(args.cfg.clone())?;
     let (config, client) = node_and_client(&sections, &path)?;
-    let _lock = match lock(&config, node::lock::Loop::Report) {
-        Ok(lock) => lock,
-        Err(refusal) => return Ok(refusal),
-    };
+    let _lock = lock(&config, node::lock::Loop::Report)?;
     let services = crate::cmd::node_supervisor::connect(&path, &config.instance_root).await?;
     let outcome = report_once(&config, &client, &services).await?;
     let code = u8::try_from(outcome.exit_code()).unwrap_or(1);
     Ok(output(report_lines(&outcome)).with_exit_code(code))
 }
 
-/// Takes `which` loop's lock, or the real node's answer to a second run:
-/// its message and exit status 10.
-fn lock(config: &NodeConfig, which: node::lock::Loop) -> Result<node::lock::LoopLock, Output> {
-    node::lock::LoopLock::acquire(&which.path(config)).map_err(|error| {
-        let code = if matches!(error, node::lock::LockError::Busy { .. }) { 10 } else { 1 };
-        eprintln!("slapos: {error}");
-        Output::new(&serde_json::json!({ "error": error.to_string() }), String::new()).with_exit_code(code)
-    })
+/// Takes `which` loop's lock. Another run holding it is an error `main`
+/// turns into the real node's answer: its message and exit status 10.
+fn lock(config: &NodeConfig, which: node::lock::Loop) -> anyhow::Result<node::lock::LoopLock> {
+    Ok(node::lock::LoopLock::acquire(&which.path(config))?)
 }
 
 /// The parsed configuration file.
@@ -261,10 +254,7 @@ pub(crate) async fn promise(args: LoopArgs) -> anyhow::Result<Output> {
     use node::instance::PartitionOutcome;
     let (path, sections) = read_config(args.cfg.clone())?;
     let (config, client) = node_and_client(&sections, &path)?;
-    let _lock = match lock(&config, node::lock::Loop::Instance) {
-        Ok(lock) => lock,
-        Err(refusal) => return Ok(refusal),
-    };
+    let _lock = lock(&config, node::lock::Loop::Instance)?;
     let engine = engine(&args).await?;
     let results = node::instance::check_promises_only(&config, &client, &engine, &args.only).await?;
     let failed = results.iter().any(|r| matches!(r.outcome, PartitionOutcome::PromiseFailed(_)));
@@ -390,10 +380,7 @@ pub(crate) async fn software(args: LoopArgs) -> anyhow::Result<Output> {
     use node::software::SoftwareOutcome;
     let (path, sections) = read_config(args.cfg.clone())?;
     let (config, client) = node_and_client(&sections, &path)?;
-    let _lock = match lock(&config, node::lock::Loop::Software) {
-        Ok(lock) => lock,
-        Err(refusal) => return Ok(refusal),
-    };
+    let _lock = lock(&config, node::lock::Loop::Software)?;
     let engine = engine(&args).await?;
     let options = node::software::SoftwareOptions { force: args.force, only: args.only.clone() };
     let results = node::software::run(&config, &client, &engine, &options, None).await?;
@@ -418,10 +405,7 @@ pub(crate) async fn instance(args: LoopArgs) -> anyhow::Result<Output> {
     use node::instance::PartitionOutcome;
     let (path, sections) = read_config(args.cfg.clone())?;
     let (config, client) = node_and_client(&sections, &path)?;
-    let _lock = match lock(&config, node::lock::Loop::Instance) {
-        Ok(lock) => lock,
-        Err(refusal) => return Ok(refusal),
-    };
+    let _lock = lock(&config, node::lock::Loop::Instance)?;
     let engine = engine(&args).await?;
     let services = crate::cmd::node_supervisor::connect(&path, &config.instance_root).await?;
     let options = node::instance::InstanceOptions { force: args.force, only: args.only.clone() };
