@@ -64,6 +64,10 @@ pub struct NodeConfig {
     pub instance_storage_home: String,
     /// `[network-information] global-ipv4-network` of the instance profiles.
     pub ipv4_global_network: String,
+    /// Bytes that must be free before a release is built (`1000M`).
+    pub software_min_free_space: u64,
+    /// Bytes that must be free before a partition is deployed (`1000M`).
+    pub instance_min_free_space: u64,
 }
 
 /// What `slapos node format` needs (`[slapformat]`, `[slapos]` over it).
@@ -127,6 +131,8 @@ impl NodeConfig {
             partition_timeout: slapos.get("partition_timeout").filter(|v| !v.is_empty()).map(|_| slapos.number("partition_timeout", 0)).transpose()?,
             instance_storage_home: text("instance_storage_home"),
             ipv4_global_network: text("ipv4_global_network"),
+            software_min_free_space: slapos.size("software_min_free_space")?,
+            instance_min_free_space: slapos.size("instance_min_free_space")?,
         })
     }
 }
@@ -184,6 +190,12 @@ impl<'a> Section<'a> {
             None => Ok(default),
             Some(value) => value.parse().map_err(|_| self.invalid(key, value, "a whole number")),
         }
+    }
+
+    /// A size as slapos.core reads it (`1000M`, the default).
+    fn size(&self, key: &str) -> Result<u64, ConfigError> {
+        let value = self.get(key).filter(|v| !v.is_empty()).unwrap_or("1000M");
+        crate::disk::human2bytes(value).map_err(|_| self.invalid(key, value, "a size such as 1000M or 2 GB"))
     }
 
     /// `True`/`False` as the real node accepts them (also lower case).
@@ -246,6 +258,7 @@ mod tests {
         assert_eq!(config.partition_timeout, Some(30));
         assert_eq!(config.shared_part_list, vec!["/a".to_owned(), "/b".to_owned()]);
         assert_eq!(config.key_file, None);
+        assert_eq!(config.software_min_free_space, 1_048_576_000);
     }
 
     #[test]

@@ -346,6 +346,7 @@ async fn deploy(
     url: &str,
     directory: &Path,
 ) -> Result<(), String> {
+    crate::disk::check(directory, config.instance_min_free_space, "instance_min_free_space")?;
     let software = software_path(&config.software_root, url);
     if !software.is_dir() {
         return Err(format!("Software Release {url} is not present on system.\nCannot deploy instance."));

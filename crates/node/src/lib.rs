@@ -13,6 +13,7 @@
 pub mod agent;
 pub mod build;
 pub mod config;
+pub mod disk;
 pub mod format;
 pub mod instance;
 pub mod lock;

@@ -124,7 +124,9 @@ async fn install(config: &NodeConfig, client: &SlapClient, engine: &Engine, url:
             tracing::warn!(%error, "cannot report the build started");
         }
     }
-    let built = match prepare(config, url, path) {
+    let prepared = crate::disk::check(path, config.software_min_free_space, "software_min_free_space")
+        .and_then(|()| prepare(config, url, path));
+    let built = match prepared {
         Err(message) => Err(message),
         Ok(buildout_cfg) => {
             let failed = |failure: String| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", path.display());

@@ -229,6 +229,30 @@ async fn failing_build_reports_buildout_error_and_is_not_completed() {
     assert!(matches!(outcome_of(&results, &url), SoftwareOutcome::Failed(_)), "{results:?}");
 }
 
+/// A disk too small for `software_min_free_space` stops the build before
+/// it starts, with slapos.core's message (which the master receives).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_the_build_with_slapos_words() {
+    let fixture = Fixture::new(1).await;
+    let url = fixture.release_with_instance("big", "[buildout]\nparts =");
+    fixture.supply(&url, SupplyState::Available).await;
+    let mut config = fixture.config();
+    config.software_min_free_space = u64::MAX;
+    let engine = fixture.engine();
+    let results = tokio::time::timeout(
+        DEADLINE,
+        node::software::run(&config, &fixture.client, &engine, &SoftwareOptions::default(), None),
+    )
+    .await
+    .expect("software run within the deadline")
+    .expect("software run");
+    let directory = fixture.software_root().join(url_hash(&url));
+    let SoftwareOutcome::Failed(message) = outcome_of(&results, &url) else { panic!("{results:?}") };
+    assert!(message.starts_with(&format!("Not enough space for {}: available ", directory.display())), "{message}");
+    assert!(message.ends_with("required 16.0 EB (option 'software_min_free_space')"), "{message}");
+    assert!(!directory.join("buildout.cfg").exists(), "nothing was prepared");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backoff_skips_a_failed_release_until_its_retry_time() {
     let fixture = Fixture::new(1).await;
