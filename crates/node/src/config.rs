@@ -89,6 +89,12 @@ pub struct FormatConfig {
     pub alter_user: bool,
     /// Add addresses to interfaces (root only).
     pub alter_network: bool,
+    /// Give every partition its own IPv6 range (`ipv6_range`), routed to
+    /// `lo` when the node runs as root.
+    pub partition_has_ipv6_range: bool,
+    /// Bits a partition's range adds to the interface prefix (16: a /64
+    /// gives /80 ranges); `2**shift >= 4 * partition_amount` is required.
+    pub ipv6_prefixshift: u32,
     /// Where the computer description is kept between runs.
     pub computer_xml: PathBuf,
     /// Optional JSON copy of it.
@@ -158,6 +164,8 @@ impl FormatConfig {
             ipv4_local_network: text("ipv4_local_network", "10.0.0.0/16"),
             alter_user: format.boolean("alter_user", true)?,
             alter_network: format.boolean("alter_network", true)?,
+            partition_has_ipv6_range: format.boolean("partition_has_ipv6_range", true)?,
+            ipv6_prefixshift: format.number("ipv6_prefixshift", 16)?,
             computer_xml: PathBuf::from(text("computer_xml", "/opt/slapos/slapos.xml")),
             computer_json: format.get("computer_json").filter(|v| !v.is_empty()).map(PathBuf::from),
             input_definition_file: format.get("input_definition_file").filter(|v| !v.is_empty()).map(PathBuf::from),
@@ -269,6 +277,15 @@ mod tests {
         ]))
         .expect("valid");
         assert_eq!((config.partition_amount, config.ipv6_interface.as_str(), config.alter_user), (4, "eth0", false));
+        assert_eq!((config.partition_has_ipv6_range, config.ipv6_prefixshift), (true, 16));
+        let ranges = FormatConfig::from_sections(&sections(&[(
+            "slapformat",
+            &[("partition_has_ipv6_range", "False"), ("ipv6_prefixshift", "8")],
+        )]))
+        .expect("valid");
+        assert_eq!((ranges.partition_has_ipv6_range, ranges.ipv6_prefixshift), (false, 8));
+        let shift = FormatConfig::from_sections(&sections(&[("slapformat", &[("ipv6_prefixshift", "-1")])]));
+        assert!(matches!(shift, Err(ConfigError::Invalid { ref key, .. }) if key == "ipv6_prefixshift"), "{shift:?}");
         let bad = FormatConfig::from_sections(&sections(&[("slapformat", &[("alter_network", "yes")])]));
         assert!(matches!(bad, Err(ConfigError::Invalid { ref key, .. }) if key == "alter_network"), "{bad:?}");
     }

@@ -23,6 +23,9 @@ pub struct SoftwareOptions {
     pub force: bool,
     /// Only these releases (URL or md5 directory name); empty: all.
     pub only: Vec<String>,
+    /// Also delete the builds of releases the master no longer asks for
+    /// (`--garbage-collect`).
+    pub garbage_collect: bool,
 }
 
 /// What happened to one release.
@@ -113,7 +116,41 @@ pub async fn run(
         }
         results.push(SoftwareResult { url, path, outcome });
     }
+    if options.garbage_collect {
+        let wanted: Vec<String> = computer
+            .software_releases
+            .iter()
+            .filter(|release| release.requested_state.as_deref() != Some("destroyed"))
+            .map(|release| url_hash(&release.url))
+            .collect();
+        results.extend(garbage_collect(&config.software_root, &wanted));
+    }
     Ok(results)
+}
+
+/// Deletes the release builds under `software_root` (directories named by
+/// an md5 and holding a `buildout.cfg`, as this loop makes them) whose
+/// name is not in `wanted`. Anything else there is left alone.
+fn garbage_collect(software_root: &Path, wanted: &[String]) -> Vec<SoftwareResult> {
+    let mut results = Vec::new();
+    for entry in std::fs::read_dir(software_root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let is_build = name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()) && path.join("buildout.cfg").is_file();
+        if !is_build || wanted.contains(&name) {
+            continue;
+        }
+        let url = std::fs::read_to_string(path.join("buildout.cfg"))
+            .ok()
+            .and_then(|text| text.lines().find_map(|line| line.strip_prefix("extends = ").map(str::to_owned)))
+            .unwrap_or_else(|| name.clone());
+        let outcome = match remove_tree(&path) {
+            Ok(()) => SoftwareOutcome::Destroyed,
+            Err(error) => SoftwareOutcome::Failed(format!("cannot remove {}: {error}", path.display())),
+        };
+        results.push(SoftwareResult { url, path, outcome });
+    }
+    results
 }
 
 /// Reports, builds, reports again and marks `.completed`.

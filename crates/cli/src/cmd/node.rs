@@ -30,7 +30,7 @@ pub(crate) enum Command {
     /// Create this node's partitions and declare them to the master.
     Format(super::node_loops::FormatArgs),
     /// Build the software releases the master asks this node to supply.
-    Software(super::node_loops::LoopArgs),
+    Software(super::node_loops::SoftwareArgs),
     /// Deploy this node's partitions and start or stop their services.
     Instance(super::node_loops::LoopArgs),
     /// Run the promises of started partitions (nothing reported).

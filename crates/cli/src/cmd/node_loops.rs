@@ -86,6 +86,16 @@ pub(crate) async fn format(args: FormatArgs) -> anyhow::Result<Output> {
     }
 }
 
+/// Options of `slapos node software`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SoftwareArgs {
+    #[command(flatten)]
+    common: LoopArgs,
+    /// Also delete the builds of releases this node no longer supplies.
+    #[arg(long)]
+    garbage_collect: bool,
+}
+
 /// Options of `slapos node run`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
@@ -376,13 +386,13 @@ fn output(lines: Vec<Line>) -> Output {
 }
 
 /// `slapos node software`.
-pub(crate) async fn software(args: LoopArgs) -> anyhow::Result<Output> {
+pub(crate) async fn software(args: SoftwareArgs) -> anyhow::Result<Output> {
     use node::software::SoftwareOutcome;
-    let (path, sections) = read_config(args.cfg.clone())?;
+    let (path, sections) = read_config(args.common.cfg.clone())?;
     let (config, client) = node_and_client(&sections, &path)?;
     let _lock = lock(&config, node::lock::Loop::Software)?;
-    let engine = engine(&args).await?;
-    let options = node::software::SoftwareOptions { force: args.force, only: args.only.clone() };
+    let engine = engine(&args.common).await?;
+    let options = node::software::SoftwareOptions { force: args.common.force, only: args.common.only.clone(), garbage_collect: args.garbage_collect };
     let results = node::software::run(&config, &client, &engine, &options, None).await?;
     let lines = results
         .into_iter()

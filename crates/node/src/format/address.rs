@@ -1,7 +1,8 @@
 //! Address arithmetic of `slapos node format`, without I/O: netmask and
 //! prefix conversions, the compute node's ULA prefix, picking the next free
-//! IPv4 host of `ipv4_local_network` and IPv6 host of a prefix, and reading
-//! the output of `ip -o addr show`.
+//! IPv4 host of `ipv4_local_network` and IPv6 host of a prefix, the IPv6
+//! range of each partition and the `ipv6_prefixshift` rule, and reading the
+//! output of `ip -o addr show` and `ip -6 route show table local`.
 //!
 //! Picks are deterministic (lowest free host) where the real node draws at
 //! random: the result is kept in `computer_xml` either way, and a
@@ -105,6 +106,52 @@ pub(crate) fn ipv6_contains(network: Ipv6Addr, prefixlen: u8, addr: Ipv6Addr) ->
     u128::from(network) & mask == u128::from(addr) & mask
 }
 
+/// Whether `ipv6_prefixshift` leaves each partition room for 4 networks
+/// (its address, range, tap and tun), the real node's rule:
+/// `2**shift >= 4 * partition_amount`.
+pub(crate) fn prefixshift_fits(shift: u32, partition_amount: usize) -> bool {
+    let needed = u128::try_from(partition_amount).unwrap_or(u128::MAX).saturating_mul(4);
+    1u128.checked_shl(shift).is_none_or(|room| room >= needed)
+}
+
+/// The IPv6 range of partition `index` (spec §3 step 5): the prefix
+/// `prefix/prefixlen` followed by `shift` bits holding
+/// `(1 << (shift - 2)) + index + 1`, the rest 0; its length is
+/// `prefixlen + shift`. `None` when it does not fit: `shift < 2`,
+/// `prefixlen + shift > 128`, or a value wider than `shift` bits.
+pub(crate) fn partition_ipv6_range(prefix: Ipv6Addr, prefixlen: u8, shift: u32, index: usize) -> Option<(Ipv6Addr, u8)> {
+    let range_prefixlen = u32::from(prefixlen).checked_add(shift).filter(|length| *length <= 128)?;
+    if shift < 2 {
+        return None;
+    }
+    let value = (1u128 << (shift - 2)).checked_add(u128::try_from(index).ok()?)?.checked_add(1)?;
+    if shift < 128 && value >> shift != 0 {
+        return None;
+    }
+    // range_prefixlen >= shift >= 2, so the shift below is at most 126.
+    let placed = value << (128 - range_prefixlen);
+    let base = u128::from(prefix) & mask128(prefixlen);
+    Some((Ipv6Addr::from(base | placed), u8::try_from(range_prefixlen).ok()?))
+}
+
+/// The networks routed as `local ... dev lo` in the output of
+/// `ip -6 route show table local` (a plain address counts as a /128).
+pub(crate) fn parse_local_routes(output: &str) -> Vec<(Ipv6Addr, u8)> {
+    let mut found = Vec::new();
+    for line in output.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() != Some(&"local") || !words.windows(2).any(|pair| pair == ["dev", "lo"]) {
+            continue;
+        }
+        let Some(destination) = words.get(1) else { continue };
+        let (addr, length) = destination.split_once('/').unwrap_or((destination, "128"));
+        if let (Ok(addr), Ok(prefixlen)) = (addr.parse::<Ipv6Addr>(), length.parse::<u8>()) {
+            found.push((addr, prefixlen));
+        }
+    }
+    found
+}
+
 /// The addresses in the output of `ip -o addr show [dev IF]`.
 pub(crate) fn parse_ip_addr_show(output: &str) -> Vec<InterfaceAddress> {
     let mut found = Vec::new();
@@ -169,6 +216,44 @@ mod tests {
         assert_eq!(next_ipv6(network, 127, 2, &used), None);
         assert!(ipv6_contains(network, 64, "2001:db8::ffff".parse().expect("valid")));
         assert!(!ipv6_contains(network, 64, "2001:db8:1::".parse().expect("valid")));
+    }
+
+    fn range(prefix: &str, prefixlen: u8, shift: u32, index: usize) -> Option<String> {
+        let prefix: Ipv6Addr = prefix.parse().expect("valid");
+        partition_ipv6_range(prefix, prefixlen, shift, index).map(|(addr, length)| format!("{addr}/{length}"))
+    }
+
+    #[test]
+    fn partition_ranges_follow_the_prefix() {
+        assert_eq!(range("2001:db8::", 64, 16, 0).as_deref(), Some("2001:db8:0:0:4001::/80"));
+        assert_eq!(range("2001:db8::", 64, 16, 1).as_deref(), Some("2001:db8:0:0:4002::/80"));
+        assert_eq!(range("2001:db8::1234", 64, 16, 9).as_deref(), Some("2001:db8:0:0:400a::/80"), "host bits cleared");
+        assert_eq!(range("fd00:1:2::", 48, 8, 3).as_deref(), Some("fd00:1:2:4400::/56"));
+        assert_eq!(range("2001:db8::", 64, 4, 2).as_deref(), Some("2001:db8:0:0:7000::/68"));
+        assert_eq!(range("2001:db8::", 120, 8, 0).as_deref(), Some("2001:db8::41/128"));
+        assert_eq!(range("2001:db8::", 120, 16, 0), None, "longer than 128 bits");
+        assert_eq!(range("2001:db8::", 64, 1, 0), None, "shift below 2");
+        assert_eq!(range("2001:db8::", 64, 4, 12), None, "value wider than the shift");
+    }
+
+    #[test]
+    fn prefixshift_rule() {
+        assert!(prefixshift_fits(16, 10));
+        assert!(prefixshift_fits(4, 4));
+        assert!(!prefixshift_fits(4, 5));
+        assert!(!prefixshift_fits(1, 1));
+        assert!(prefixshift_fits(0, 0));
+        assert!(prefixshift_fits(200, usize::MAX));
+    }
+
+    #[test]
+    fn reads_local_routes() {
+        let output = "local ::1 dev lo proto kernel metric 0 pref medium\n\
+                      local 2001:db8:0:0:4001::/80 dev lo metric 1024 pref medium\n\
+                      local 2001:db8:0:0:4002::/80 dev eth0 metric 1024 pref medium\n\
+                      multicast ff00::/8 dev lo proto kernel metric 256 pref medium\n";
+        let found = parse_local_routes(output);
+        assert_eq!(found, [("::1".parse().expect("valid"), 128), ("2001:db8:0:0:4001::".parse().expect("valid"), 80)]);
     }
 
     #[test]

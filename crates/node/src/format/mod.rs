@@ -17,7 +17,13 @@
 //! indent=4)`, 0644), `computer_xml` (the marshalled computer dict on one
 //! line, as `proto::marshal::encode` writes it: not pretty-printed like the
 //! Python node's, which this reader also accepts), `computer_json` if set
-//! (indent 2, sorted keys). Not done yet: taps, tuns, IPv6 ranges, the
+//! (indent 2, sorted keys).
+//!
+//! IPv6 ranges (`partition_has_ipv6_range`, default on): partition `i` gets
+//! `prefix/len + ipv6_prefixshift` with `(1 << (shift - 2)) + i + 1` in the
+//! shift bits, kept across runs like its addresses; as root with
+//! alter_network, `net.ipv6.ip_nonlocal_bind=1` and a `local ... dev lo`
+//! route per range. Not done yet: taps, tuns, the
 //! `computer_xml.zip` history, `instance_storage_home` data directories,
 //! `certificate_repository_path`, the `tentative` address check.
 
@@ -67,6 +73,8 @@ pub struct FormatReport {
     pub written_files: Vec<PathBuf>,
     /// Addresses added to an interface (alter_network as root).
     pub added_addresses: Vec<String>,
+    /// IPv6 ranges routed to `lo` by this run (alter_network as root).
+    pub added_routes: Vec<String>,
     /// Whether users were created or updated (alter_user as root).
     pub altered_users: bool,
     /// Whether the description was posted (not in a dry run).
@@ -157,14 +165,15 @@ pub enum FormatError {
 /// user and addresses are only recorded.
 ///
 /// # Errors
-/// See [`FormatError`]; the amount check and every description error come
-/// before any change on disk.
+/// See [`FormatError`]; the `ipv6_prefixshift` and amount checks and every
+/// description error come before any change on disk.
 pub async fn format(
     config: &FormatConfig,
     node: &NodeConfig,
     client: &client::SlapClient,
     options: &FormatOptions,
 ) -> Result<FormatReport, FormatError> {
+    model::check_prefixshift(config)?;
     let root = sys::is_root();
     let alter_user = config.alter_user && root;
     let alter_network = config.alter_network && root;
@@ -185,6 +194,7 @@ pub async fn format(
         created_partitions,
         written_files: Vec::new(),
         added_addresses: Vec::new(),
+        added_routes: Vec::new(),
         altered_users: alter_user,
         posted: false,
     };
@@ -194,7 +204,13 @@ pub async fn format(
     }
     prepare_roots(node, options, alter_user).await?;
     if alter_network {
+        if config.partition_has_ipv6_range {
+            sys::allow_nonlocal_bind(namespace).await?;
+        }
         report.added_addresses = add_addresses(&report.computer, config, namespace).await?;
+        if config.partition_has_ipv6_range {
+            report.added_routes = add_range_routes(&report.computer, namespace).await?;
+        }
     }
     for partition in &report.computer.partitions {
         prepare_partition(partition, alter_user.then_some(options.software_user.as_str())).await?;
@@ -282,6 +298,23 @@ async fn add_addresses(computer: &ComputerDescription, config: &FormatConfig, na
                 tracing::info!(partition = %partition.reference, address = %item.addr, interface = %interface, "address added");
                 added.push(item.addr.clone());
             }
+        }
+    }
+    Ok(added)
+}
+
+/// Routes every partition's IPv6 range to `lo` unless already routed;
+/// returns the ranges routed.
+async fn add_range_routes(computer: &ComputerDescription, namespace: Option<&str>) -> Result<Vec<String>, FormatError> {
+    let mut added = Vec::new();
+    for partition in &computer.partitions {
+        let network = partition
+            .ipv6_range_network()
+            .map_err(|reason| FormatError::StoredPartition { partition: partition.reference.clone(), reason })?;
+        let Some((network, prefixlen)) = network else { continue };
+        if sys::ensure_local_route(namespace, network, prefixlen).await? {
+            tracing::info!(partition = %partition.reference, range = %format!("{network}/{prefixlen}"), "IPv6 range routed to lo");
+            added.push(format!("{network}/{prefixlen}"));
         }
     }
     Ok(added)

@@ -1,11 +1,12 @@
 //! The compute node description `format` builds, keeps in `computer_xml`
 //! and posts to the master (spec §3: the computer dict and its partition
 //! dicts), and the pure decisions that build it: reload what is stored,
-//! refuse fewer partitions, add the missing ones with free addresses, or
-//! take everything from a definition file.
+//! refuse fewer partitions, add the missing ones with free addresses and
+//! IPv6 ranges, or take everything from a definition file.
 //!
-//! Invariant: a stored partition keeps its reference, path, user and
-//! addresses; only a missing IPv4 or IPv6 is added. So re-running format
+//! Invariant: a stored partition keeps its reference, path, user,
+//! addresses and IPv6 range; only a missing IPv4, IPv6 or range is added
+//! (ranges are all dropped, `{}`, when `partition_has_ipv6_range` is off). So re-running format
 //! with the same configuration rebuilds the same description, byte for byte.
 
 use std::collections::BTreeSet;
@@ -64,6 +65,8 @@ pub struct ComputerDescription {
     pub(crate) interface: Json,
     #[serde(skip)]
     pub(crate) ipv6_interface: String,
+    #[serde(skip)]
+    pub(crate) partition_has_ipv6_range: bool,
     #[serde(skip)]
     pub(crate) software_user: String,
     #[serde(skip)]
@@ -133,6 +136,28 @@ impl PartitionDescription {
         let ipv6_range = value.get("ipv6_range").filter(|r| r.is_object()).cloned().unwrap_or_else(|| json!({}));
         Ok(PartitionDescription { reference, path, user, address_list, tap, ipv6_range })
     }
+
+    /// The network of `ipv6_range` (`None` for `{}`), from its `addr` and
+    /// `prefixlen`, or its `network` text (`addr/prefixlen`).
+    ///
+    /// # Errors
+    /// A non-empty range without a usable IPv6 network, as a reason.
+    pub(crate) fn ipv6_range_network(&self) -> Result<Option<(Ipv6Addr, u8)>, String> {
+        let range = &self.ipv6_range;
+        if range.as_object().is_none_or(serde_json::Map::is_empty) {
+            return Ok(None);
+        }
+        let network_text = range.get("network").and_then(Json::as_str).and_then(|n| n.split_once('/'));
+        let addr = range.get("addr").and_then(Json::as_str).or(network_text.map(|(a, _)| a));
+        let prefixlen = match range.get("prefixlen").and_then(Json::as_u64) {
+            Some(length) => u8::try_from(length).ok(),
+            None => network_text.and_then(|(_, length)| length.parse::<u8>().ok()),
+        };
+        match (addr.and_then(|a| a.parse::<Ipv6Addr>().ok()), prefixlen.filter(|l| *l <= 128)) {
+            (Some(addr), Some(prefixlen)) => Ok(Some((addr, prefixlen))),
+            _ => Err(format!("ipv6_range {range} is not an IPv6 network")),
+        }
+    }
 }
 
 impl ComputerDescription {
@@ -145,7 +170,7 @@ impl ComputerDescription {
             "netmask": self.netmask,
             "interface": self.interface,
             "ipv6_interface": self.ipv6_interface,
-            "partition_has_ipv6_range": false,
+            "partition_has_ipv6_range": self.partition_has_ipv6_range,
             "software_user": self.software_user,
             "tap_gateway_interface": "",
             "tap_ipv6": false,
@@ -219,7 +244,7 @@ fn interface_dict(setting: &Setting<'_>) -> Json {
         "name": setting.config.interface_name,
         "ipv4_local_network": setting.config.ipv4_local_network,
         "ipv6_interface": setting.config.ipv6_interface,
-        "ipv6_prefixshift": 16,
+        "ipv6_prefixshift": setting.config.ipv6_prefixshift,
     })
 }
 
@@ -231,6 +256,7 @@ fn computer(setting: &Setting<'_>, address: Address, interface: Json, partitions
         partitions,
         interface,
         ipv6_interface: setting.config.ipv6_interface.clone(),
+        partition_has_ipv6_range: setting.config.partition_has_ipv6_range,
         software_user: setting.software_user.to_owned(),
         software_root: setting.software_root.display().to_string(),
         instance_root: setting.instance_root.display().to_string(),
@@ -313,8 +339,57 @@ pub(crate) fn plan(setting: &Setting<'_>, stored: Option<Stored>) -> Result<(Com
             let netmask = address::ipv6_netmask(ipv6_prefixlen).to_string();
             partition.address_list.push(Address { addr: picked.to_string(), netmask });
         }
+        plan_ipv6_range(config, partition, index, (ipv6_network, ipv6_prefixlen))?;
     }
     Ok((computer(setting, computer_address, interface_dict(setting), partitions), created))
+}
+
+/// Refuses an `ipv6_prefixshift` too small for `partition_amount` (the
+/// real node exits 1 on it, whatever `partition_has_ipv6_range` says).
+///
+/// # Errors
+/// The rule `2**ipv6_prefixshift >= 4 * partition_amount` broken.
+pub(crate) fn check_prefixshift(config: &FormatConfig) -> Result<(), FormatError> {
+    if address::prefixshift_fits(config.ipv6_prefixshift, config.partition_amount) {
+        return Ok(());
+    }
+    Err(FormatError::Network {
+        key: "ipv6_prefixshift",
+        value: config.ipv6_prefixshift.to_string(),
+        reason: format!(
+            "too small for partition_amount {}: each partition needs 4 IPv6 networks, so 2**ipv6_prefixshift must be at least {}",
+            config.partition_amount,
+            config.partition_amount.saturating_mul(4)
+        ),
+    })
+}
+
+/// Gives partition `index` its IPv6 range in `prefix` unless it has one
+/// (a stored range is kept, checked), or drops it without
+/// `partition_has_ipv6_range`.
+fn plan_ipv6_range(config: &FormatConfig, partition: &mut PartitionDescription, index: usize, prefix: (Ipv6Addr, u8)) -> Result<(), FormatError> {
+    if !config.partition_has_ipv6_range {
+        partition.ipv6_range = json!({});
+        return Ok(());
+    }
+    let stored = partition
+        .ipv6_range_network()
+        .map_err(|reason| FormatError::StoredPartition { partition: partition.reference.clone(), reason })?;
+    if stored.is_some() {
+        return Ok(());
+    }
+    let (prefix, prefixlen) = prefix;
+    let (addr, range_prefixlen) =
+        address::partition_ipv6_range(prefix, prefixlen, config.ipv6_prefixshift, index).ok_or_else(|| FormatError::Network {
+            key: "ipv6_prefixshift",
+            value: config.ipv6_prefixshift.to_string(),
+            reason: format!(
+                "no IPv6 range for {} in {prefix}/{prefixlen} (set partition_has_ipv6_range = false or a smaller shift)",
+                partition.reference
+            ),
+        })?;
+    partition.ipv6_range = range_dict(addr, range_prefixlen);
+    Ok(())
 }
 
 /// Builds the description from a definition file's sections: the computer
@@ -370,12 +445,18 @@ fn ipv6_range(text: &str) -> Option<Json> {
     let (addr, length) = text.split_once('/')?;
     let addr: Ipv6Addr = addr.parse().ok()?;
     let prefixlen: u8 = length.parse().ok().filter(|l| *l <= 128)?;
-    let netmask = address::ipv6_netmask(prefixlen);
-    let network = Ipv6Addr::from(u128::from(addr) & u128::from(netmask));
-    Some(json!({
+    let network = Ipv6Addr::from(u128::from(addr) & u128::from(address::ipv6_netmask(prefixlen)));
+    Some(range_dict(network, prefixlen))
+}
+
+/// The `ipv6_range` dict as the real node writes it: `addr` the range's
+/// first address, `netmask` the mask as an address
+/// (`ffff:ffff:ffff:ffff:ffff::`), `network` the text `addr/prefixlen`.
+fn range_dict(network: Ipv6Addr, prefixlen: u8) -> Json {
+    json!({
         "addr": network.to_string(),
-        "netmask": netmask.to_string(),
+        "netmask": address::ipv6_netmask(prefixlen).to_string(),
         "network": format!("{network}/{prefixlen}"),
         "prefixlen": prefixlen,
-    }))
+    })
 }

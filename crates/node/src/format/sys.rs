@@ -1,5 +1,5 @@
 //! The I/O of `slapos node format`: directories and their modes, files
-//! written only when their content changed, the `ip`, `getent`,
+//! written only when their content changed, the `ip`, `sysctl`, `getent`,
 //! `groupadd`/`useradd`/`usermod`/`passwd` commands, ownership. Decides
 //! nothing: `format` calls these in the order of spec §3.
 //!
@@ -153,6 +153,31 @@ pub(crate) async fn ensure_address(namespace: Option<&str>, interface: &str, add
     }
     let cidr = format!("{addr}/{prefixlen}");
     run_checked("ip", &ip_arguments(namespace, &["addr", "add", &cidr, "dev", interface])).await?;
+    Ok(true)
+}
+
+/// `sysctl -w net.ipv6.ip_nonlocal_bind=1` (per network namespace: run
+/// with `ip netns exec NAMESPACE` inside one), so partitions bind
+/// addresses of their range that no interface carries.
+pub(crate) async fn allow_nonlocal_bind(namespace: Option<&str>) -> Result<(), FormatError> {
+    const SETTING: &str = "net.ipv6.ip_nonlocal_bind=1";
+    match namespace {
+        Some(namespace) => run_checked("ip", &["netns", "exec", namespace, "sysctl", "-w", SETTING]).await?,
+        None => run_checked("sysctl", &["-w", SETTING]).await?,
+    };
+    Ok(())
+}
+
+/// `ip -6 route add local NETWORK/LEN dev lo` unless
+/// `ip -6 route show table local` already lists it. Returns whether it
+/// added the route.
+pub(crate) async fn ensure_local_route(namespace: Option<&str>, network: std::net::Ipv6Addr, prefixlen: u8) -> Result<bool, FormatError> {
+    let present = run_checked("ip", &ip_arguments(namespace, &["-6", "route", "show", "table", "local"])).await?;
+    if address::parse_local_routes(&present).contains(&(network, prefixlen)) {
+        return Ok(false);
+    }
+    let cidr = format!("{network}/{prefixlen}");
+    run_checked("ip", &ip_arguments(namespace, &["-6", "route", "add", "local", &cidr, "dev", "lo"])).await?;
     Ok(true)
 }
 

@@ -1,5 +1,6 @@
 //! Unit tests of the planner: what a stored description keeps, the amount
-//! rule, address picks, and reading a `computer_xml` the Python node wrote
+//! rule, address picks, IPv6 ranges and the `ipv6_prefixshift` rule, and
+//! reading a `computer_xml` the Python node wrote
 //! (pretty-printed by lxml).
 
 use std::path::Path;
@@ -9,18 +10,22 @@ use super::model::{self, Setting};
 use super::FormatError;
 use crate::config::{FormatConfig, Sections};
 
-fn config(amount: usize) -> FormatConfig {
-    let keys = [("partition_amount", amount.to_string()), ("ipv4_local_network", "10.1.0.0/16".to_owned())];
+fn config(amount: usize, extra: &[(&str, &str)]) -> FormatConfig {
+    let mut keys = vec![("partition_amount", amount.to_string()), ("ipv4_local_network", "10.1.0.0/16".to_owned())];
+    keys.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let sections: Sections =
         [("slapformat".to_owned(), keys.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())].into_iter().collect();
     FormatConfig::from_sections(&sections).expect("valid")
 }
 
 fn check(amount: usize, interface: &[InterfaceAddress], stored: Option<model::Stored>) -> Result<(model::ComputerDescription, Vec<String>), FormatError> {
-    let config = config(amount);
+    check_with(&config(amount, &[]), interface, stored)
+}
+
+fn check_with(config: &FormatConfig, interface: &[InterfaceAddress], stored: Option<model::Stored>) -> Result<(model::ComputerDescription, Vec<String>), FormatError> {
     let setting = Setting {
         computer_id: "COMP-1",
-        config: &config,
+        config,
         software_root: Path::new("/opt/slapgrid"),
         instance_root: Path::new("/srv/slapgrid"),
         instance_storage_home: "",
@@ -74,4 +79,61 @@ fn reads_a_pretty_printed_python_description() {
     let addresses: Vec<&str> = computer.partitions[0].address_list.iter().map(|a| a.addr.as_str()).collect();
     assert_eq!(addresses[0], "10.1.0.9");
     assert_eq!(addresses.len(), 2, "the missing IPv6 is added");
+}
+
+fn ranges(computer: &model::ComputerDescription) -> Vec<String> {
+    computer.partitions.iter().map(|p| p.ipv6_range["network"].as_str().unwrap_or("{}").to_owned()).collect()
+}
+
+#[test]
+fn new_partitions_get_ipv6_ranges_after_the_prefix() {
+    let global = InterfaceAddress { addr: "2001:db8::1".parse().expect("valid"), prefixlen: 64, global: true };
+    let (computer, _) = check(2, &[global], None).expect("plan");
+    assert_eq!(ranges(&computer), ["2001:db8:0:0:4001::/80", "2001:db8:0:0:4002::/80"]);
+    let range = &computer.partitions[0].ipv6_range;
+    assert_eq!(range["addr"], "2001:db8:0:0:4001::");
+    assert_eq!(range["netmask"], "ffff:ffff:ffff:ffff:ffff::");
+    assert_eq!(range["prefixlen"], 80);
+    let json = computer.to_json();
+    assert_eq!(json["partition_has_ipv6_range"], true);
+    assert_eq!(json["interface"]["ipv6_prefixshift"], 16);
+    assert_eq!(json["partition_list"][1]["ipv6_range"]["network"], "2001:db8:0:0:4002::/80");
+}
+
+#[test]
+fn stored_ranges_are_kept_and_checked() {
+    let global = InterfaceAddress { addr: "2001:db8::1".parse().expect("valid"), prefixlen: 64, global: true };
+    let (first, _) = check(1, &[global], None).expect("plan");
+    let mut stored = stored_of(&first);
+    stored.partitions[0].ipv6_range = serde_json::json!({"addr": "2001:db8:0:7::", "prefixlen": 64, "netmask": "ffff:ffff:ffff:ffff::", "network": "2001:db8:0:7::/64"});
+    let (again, _) = check(2, &[global], Some(stored)).expect("grow");
+    assert_eq!(ranges(&again), ["2001:db8:0:7::/64", "2001:db8:0:0:4002::/80"]);
+    let mut broken = stored_of(&first);
+    broken.partitions[0].ipv6_range = serde_json::json!({"addr": "not an address"});
+    let error = check(1, &[global], Some(broken)).expect_err("unusable range");
+    assert!(matches!(error, FormatError::StoredPartition { ref partition, .. } if partition == "slappart0"), "{error:?}");
+}
+
+#[test]
+fn ranges_off_gives_empty_dicts() {
+    let config = config(2, &[("partition_has_ipv6_range", "false"), ("ipv6_prefixshift", "8")]);
+    let (computer, _) = check_with(&config, &[], None).expect("plan");
+    assert!(computer.partitions.iter().all(|p| p.ipv6_range == serde_json::json!({})));
+    let json = computer.to_json();
+    assert_eq!(json["partition_has_ipv6_range"], false);
+    assert_eq!(json["interface"]["ipv6_prefixshift"], 8);
+    let (with_ranges, _) = check(2, &[], None).expect("plan");
+    let (without, _) = check_with(&config, &[], Some(stored_of(&with_ranges))).expect("re-plan");
+    assert!(without.partitions.iter().all(|p| p.ipv6_range == serde_json::json!({})), "stored ranges dropped");
+}
+
+#[test]
+fn prefixshift_must_leave_four_networks_per_partition() {
+    assert!(model::check_prefixshift(&config(4, &[("ipv6_prefixshift", "4")])).is_ok());
+    let error = model::check_prefixshift(&config(5, &[("ipv6_prefixshift", "4")])).expect_err("too small");
+    let text = error.to_string();
+    assert!(text.starts_with("[slapformat] ipv6_prefixshift = \"4\": too small for partition_amount 5"), "{text}");
+    let long_prefix = InterfaceAddress { addr: "2001:db8::1".parse().expect("valid"), prefixlen: 120, global: true };
+    let error = check(1, &[long_prefix], None).expect_err("/120 + 16 > 128");
+    assert!(matches!(error, FormatError::Network { key: "ipv6_prefixshift", .. }), "{error:?}");
 }

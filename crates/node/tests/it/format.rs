@@ -1,8 +1,9 @@
 //! `node::format` against a real master served in process on 127.0.0.1:0:
 //! directories and modes, `.slapos-resource` and `computer_xml` contents,
 //! what the master then knows, idempotence, the amount rules, definition
-//! files, post failures; as root, users (unique names, removed afterwards)
-//! and addresses (inside a network namespace the test creates).
+//! files, post failures, IPv6 ranges; as root, users (unique names, removed
+//! afterwards) and addresses and range routes (inside a network namespace
+//! the test creates).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -249,6 +250,56 @@ async fn unreachable_master_is_a_post_error_and_dry_run_changes_nothing() {
     assert_eq!(error.to_string(), format!("failed to transfer information to 'http://{closed}/'"));
 }
 
+fn ranges(fixture: &Fixture, count: usize) -> Vec<serde_json::Value> {
+    (0..count).map(|i| fixture.resource(&format!("slappart{i}")).1["ipv6_range"].clone()).collect()
+}
+
+#[tokio::test]
+async fn ipv6_ranges_are_declared_and_kept_across_runs() {
+    let fixture = Fixture::new().await;
+    let report = fixture.format(2).await.expect("format");
+    let first = ranges(&fixture, 2);
+    let computer_address: std::net::Ipv6Addr = report.computer.address.parse().expect("computer IPv6");
+    for (index, range) in first.iter().enumerate() {
+        assert_eq!(range["prefixlen"], 80, "{range}");
+        assert_eq!(range["netmask"], "ffff:ffff:ffff:ffff:ffff::");
+        let addr: std::net::Ipv6Addr = range["addr"].as_str().expect("addr").parse().expect("IPv6");
+        let segments = addr.segments();
+        assert_eq!(segments[..4], computer_address.segments()[..4], "inside the node's /64");
+        assert_eq!(segments[4..], [0x4001 + u16::try_from(index).expect("small"), 0, 0, 0]);
+        assert_eq!(range["network"], format!("{addr}/80").as_str());
+    }
+    let copy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.dir.path().join("slapos.json")).expect("computer_json")).expect("JSON");
+    assert_eq!(copy["partition_has_ipv6_range"], true);
+    assert_eq!(copy["partition_list"][1]["ipv6_range"], first[1]);
+    let stored = proto::marshal::decode(&std::fs::read(fixture.computer_xml()).expect("computer_xml")).expect("marshalled");
+    let stored_range = client::value_to_json(&stored)["partition_list"][0]["ipv6_range"].clone();
+    assert_eq!(stored_range, first[0]);
+    let again = fixture.format(3).await.expect("re-run with one more partition");
+    assert_eq!(again.written_files.len(), 3, "only the new partition and the descriptions: {:?}", again.written_files);
+    let all = ranges(&fixture, 3);
+    assert_eq!(all[..2], first[..]);
+    assert!(all[2]["network"].as_str().expect("network").contains(":4003::/80"), "{}", all[2]);
+}
+
+#[tokio::test]
+async fn ranges_off_writes_empty_ranges_and_small_shift_is_refused() {
+    let mut fixture = Fixture::new().await;
+    fixture.set("ipv6_prefixshift", "4");
+    let error = fixture.format(5).await.expect_err("2**4 < 4 * 5");
+    assert!(matches!(error, FormatError::Network { key: "ipv6_prefixshift", .. }), "{error:?}");
+    assert!(error.to_string().contains("ipv6_prefixshift"), "{error}");
+    assert!(!fixture.instance_root().exists() && !fixture.computer_xml().exists(), "refused before any change");
+    fixture.format(4).await.expect("2**4 >= 4 * 4");
+    assert!(ranges(&fixture, 4).iter().all(|r| r["prefixlen"] == 68), "{:?}", ranges(&fixture, 4));
+    fixture.set("partition_has_ipv6_range", "false");
+    fixture.format(4).await.expect("format without ranges");
+    assert!(ranges(&fixture, 4).iter().all(|r| *r == serde_json::json!({})), "{:?}", ranges(&fixture, 4));
+    let (text, _) = fixture.resource("slappart0");
+    assert!(text.contains("\n    \"ipv6_range\": {},\n"), "{text}");
+}
+
 /// Whether the test runs as root; prints why it skips otherwise.
 fn running_as_root(test: &str) -> bool {
     let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
@@ -353,7 +404,17 @@ async fn as_root_alter_network_adds_addresses_once_in_a_namespace() {
     for address in ["10.213.0.1/32", "fd42:5a:1::2/64", "10.213.0.2/32", "fd42:5a:1::3/64"] {
         assert!(shown.contains(address), "{address} in {shown}");
     }
+    let expected_routes = ["fd42:5a:1:0:4001::/80", "fd42:5a:1:0:4002::/80"];
+    assert_eq!(report.added_routes, expected_routes);
+    let nonlocal = ip(&["netns", "exec", &namespace, "sysctl", "-n", "net.ipv6.ip_nonlocal_bind"]);
+    assert_eq!(nonlocal.trim(), "1");
     let again = fixture.format_with(2, &options).await.expect("re-run");
     assert!(again.added_addresses.is_empty(), "{:?}", again.added_addresses);
+    assert!(again.added_routes.is_empty(), "{:?}", again.added_routes);
     assert_eq!(again.computer, report.computer);
+    let routes = ip(&["-n", &namespace, "-6", "route", "show", "table", "local"]);
+    for range in expected_routes {
+        let count = routes.lines().filter(|line| line.starts_with(&format!("local {range} dev lo"))).count();
+        assert_eq!(count, 1, "{range} once in {routes}");
+    }
 }

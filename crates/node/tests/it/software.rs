@@ -229,6 +229,30 @@ async fn failing_build_reports_buildout_error_and_is_not_completed() {
     assert!(matches!(outcome_of(&results, &url), SoftwareOutcome::Failed(_)), "{results:?}");
 }
 
+/// `--garbage-collect`: builds of releases the master no longer lists go;
+/// the supplied release and anything that is not a build stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_collection_removes_only_forgotten_builds() {
+    let fixture = Fixture::new(1).await;
+    let url = fixture.release_with_instance("kept", "[buildout]\nparts =");
+    fixture.supply(&url, SupplyState::Available).await;
+    let forgotten = fixture.software_root().join(url_hash("http://forgotten.invalid/software.cfg"));
+    std::fs::create_dir_all(forgotten.join("parts")).expect("a forgotten build");
+    std::fs::write(forgotten.join("buildout.cfg"), "[buildout]\nextends = http://forgotten.invalid/software.cfg\n").expect("its buildout.cfg");
+    let not_a_build = fixture.software_root().join("keep-me");
+    let no_buildout = fixture.software_root().join(url_hash("http://no-buildout.invalid/"));
+    for directory in [&not_a_build, &no_buildout] {
+        std::fs::create_dir_all(directory).expect("other directory");
+    }
+    let collect = SoftwareOptions { garbage_collect: true, ..SoftwareOptions::default() };
+    let results = fixture.software(&collect, None).await;
+    assert_eq!(outcome_of(&results, &url), SoftwareOutcome::Built);
+    assert_eq!(outcome_of(&results, "http://forgotten.invalid/software.cfg"), SoftwareOutcome::Destroyed);
+    assert!(!forgotten.exists(), "the forgotten build stays");
+    assert!(fixture.software_root().join(url_hash(&url)).join(".completed").is_file(), "the supplied release went");
+    assert!(not_a_build.is_dir() && no_buildout.is_dir(), "directories that are not builds were touched");
+}
+
 /// A disk too small for `software_min_free_space` stops the build before
 /// it starts, with slapos.core's message (which the master receives).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
