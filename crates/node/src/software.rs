@@ -275,28 +275,13 @@ async fn destroy(config: &NodeConfig, client: &SlapClient, url: &str, path: &Pat
 fn remove_tree(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(path) {
         Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
-            make_writable(path);
+            crate::report::sys::make_directories_writable(path);
             std::fs::remove_dir_all(path)
         }
         other => other,
     }
 }
 
-fn make_writable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(metadata) = std::fs::symlink_metadata(path) else { return };
-    if metadata.is_dir() {
-        let mut permissions = metadata.permissions();
-        permissions.set_mode(permissions.mode() | 0o700);
-        // Best effort: removal reports what still fails.
-        let _ = std::fs::set_permissions(path, permissions);
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for entry in entries.flatten() {
-                make_writable(&entry.path());
-            }
-        }
-    }
-}
 
 /// The agent's memory of failed builds: the next attempt of a release
 /// waits 1 min, 2, 4 … up to 1 h after its last failure, so a broken

@@ -162,7 +162,7 @@ pub(crate) fn wipe_contents(directory: &Path) -> Result<(), String> {
 }
 
 /// Adds `u+rwx` to every real directory under `path` (symlinks skipped).
-fn make_directories_writable(path: &Path) {
+pub(crate) fn make_directories_writable(path: &Path) {
     let mut pending = vec![path.to_path_buf()];
     while let Some(directory) = pending.pop() {
         let Ok(metadata) = std::fs::symlink_metadata(&directory) else { continue };
