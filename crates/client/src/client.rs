@@ -323,6 +323,23 @@ impl SlapClient {
         self.post_text("computerBang", &form, None).await
     }
 
+    /// `POST updateComputerPartitionRelatedInstanceList` as `partition`:
+    /// the titles of the instances it requested in its last run, so that
+    /// the master can drop the ones it no longer requests (the Python
+    /// proxy and ours answer 404, which callers only log).
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn related_instances(&self, partition: &PartitionAuth, titles: &[String]) -> Result<String, ClientError> {
+        let list = Value::List(titles.iter().map(Value::str).collect());
+        let form = [
+            ("computer_id", Some(partition.computer_id.clone())),
+            ("computer_partition_id", Some(partition.partition_id.clone())),
+            ("instance_reference_xml", Some(proto::marshal::encode(&list))),
+        ];
+        self.post_text("updateComputerPartitionRelatedInstanceList", &form, Some(partition)).await
+    }
+
     /// `POST useComputer`: the usage journal of the node's report loop.
     ///
     /// # Errors

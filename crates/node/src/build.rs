@@ -120,8 +120,9 @@ impl Events for Log {
 /// given (spec §5.4: the owner of the directory; `HOME` = the directory,
 /// the environment cleaned), as the real node runs buildout: `command`
 /// with the directory and `overrides` appended (the CLI's `slapos node
-/// buildout`). Its merged output, recipes' commands included, is the log
-/// the master gets on failure.
+/// buildout`), with `environment` on top of the cleaned one. Its merged
+/// output, recipes' commands included, is the log the master gets on
+/// failure.
 ///
 /// # Errors
 /// The child could not start, failed (its output and status) or ran past
@@ -131,6 +132,7 @@ pub async fn run_profile_as(
     command: &[std::ffi::OsString],
     directory: &Path,
     overrides: &[String],
+    environment: &[(std::ffi::OsString, std::ffi::OsString)],
     timeout: Option<u64>,
 ) -> Result<(), String> {
     use crate::promise::sys::{run, Finished, PromiseCommand};
@@ -150,6 +152,7 @@ pub async fn run_profile_as(
         cwd: directory,
         user,
         home: Some(directory),
+        environment: environment.to_vec(),
         merge_output: true,
         timeout: std::time::Duration::from_secs(seconds),
     })

@@ -168,6 +168,7 @@ async fn process<S: Services>(
         let message = format!("Partition directory {} does not exist.", directory.display());
         return report_failure(client, &auth, &directory, message).await;
     }
+    remove_if_present(&crate::slap::transaction_file(&config.instance_root, &partition.partition_id));
     let timestamp = parameter(partition, "timestamp");
     let periodicity = periodicity(config, &release.url);
     if !options.force && up_to_date(&directory, timestamp.as_deref(), periodicity, SystemTime::now()) {
@@ -210,6 +211,9 @@ async fn process<S: Services>(
         }
         other => Err(format!("Computer Partition '{}' has unsupported state: {other}", partition.partition_id)),
     };
+    if matches!(result, Ok(PartitionOutcome::Started | PartitionOutcome::Stopped)) {
+        end_transaction(client, &auth, &config.instance_root).await;
+    }
     match result {
         Ok(outcome) => {
             remove_if_present(&directory.join(format!(".slapgrid-{}-error.log", partition.partition_id)));
@@ -271,6 +275,17 @@ async fn promise_failure(
     match run_promises(&promises, mode, SystemTime::now()).await {
         Ok(report) => (report.failure().map(|failure| failure.to_string()), report.bang_message()),
         Err(error) => (Some(error.to_string()), None),
+    }
+}
+
+/// Sends the titles the partition's profile requested in this run, when
+/// the run kept a transaction file (spec §5.2 step 8); a master without
+/// the endpoint (404) is only logged.
+async fn end_transaction(client: &SlapClient, auth: &PartitionAuth, instance_root: &Path) {
+    let Ok(text) = std::fs::read_to_string(crate::slap::transaction_file(instance_root, &auth.partition_id)) else { return };
+    let titles: Vec<String> = text.lines().filter(|line| !line.is_empty()).map(str::to_owned).collect();
+    if let Err(error) = client.related_instances(auth, &titles).await {
+        tracing::info!(%error, partition = %auth.partition_id, "the master did not take the list of requested instances");
     }
 }
 
@@ -377,7 +392,10 @@ async fn deploy(
                     .map_err(|e| failed(format!("cannot give {} to uid {}: {e}", written.display(), user.uid)))?;
             }
         }
-        return crate::build::run_profile_as(user, command, directory, &[], config.partition_timeout).await.map_err(failed);
+        let environment = [("SLAPGRID_INSTANCE_ROOT".into(), config.instance_root.clone().into_os_string())];
+        return crate::build::run_profile_as(user, command, directory, &[], &environment, config.partition_timeout)
+            .await
+            .map_err(failed);
     }
     let (engine, path) = (engine.clone(), directory.to_path_buf());
     tokio::task::spawn_blocking(move || {

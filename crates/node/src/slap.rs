@@ -6,6 +6,12 @@
 //! Recipes run on a blocking thread (the profile engine is synchronous),
 //! so each call blocks on the node's tokio runtime through its handle. A
 //! recipe names the master by its `server-url`; one client per URL is kept.
+//!
+//! Like slapos.core's client, it keeps the partition's request
+//! transaction file when it knows the instance root (the node passes it
+//! as `SLAPGRID_INSTANCE_ROOT` to the profile run): the titles this
+//! partition requested, which the instance loop sends to the master at
+//! the end of the run.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,12 +27,34 @@ use proto::Value;
 pub struct NodeSlap {
     runtime: tokio::runtime::Handle,
     clients: Mutex<BTreeMap<String, Arc<SlapClient>>>,
+    instance_root: Option<std::path::PathBuf>,
 }
 
 impl NodeSlap {
     /// A connection whose calls run on `runtime`.
     pub fn new(runtime: tokio::runtime::Handle) -> NodeSlap {
-        NodeSlap { runtime, clients: Mutex::new(BTreeMap::new()) }
+        NodeSlap { runtime, clients: Mutex::new(BTreeMap::new()), instance_root: None }
+    }
+
+    /// The same, keeping request transaction files under `instance_root`.
+    pub fn with_instance_root(mut self, instance_root: std::path::PathBuf) -> NodeSlap {
+        self.instance_root = Some(instance_root);
+        self
+    }
+
+    /// Records `title` (or, with `None`, only creates the file) in the
+    /// partition's request transaction file, as slapos.core does; a file
+    /// that cannot be written is skipped, as there.
+    fn record_request(&self, partition: &str, title: Option<&str>) {
+        let Some(root) = &self.instance_root else { return };
+        let path = transaction_file(root, partition);
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+        if let (Ok(mut file), Some(title)) = (file, title) {
+            use std::io::Write;
+            if let Err(error) = writeln!(file, "{title}") {
+                tracing::warn!(%error, "cannot record the request of {title} in {}", path.display());
+            }
+        }
     }
 
     fn client(&self, info: &SlapConnectionInfo) -> Result<Arc<SlapClient>, SlapError> {
@@ -67,8 +95,14 @@ fn dict_of(entries: &BTreeMap<String, String>) -> Value {
     Value::Dict(entries.iter().map(|(k, v)| (Value::str(k), Value::str(v))).collect())
 }
 
+/// The request transaction file of a partition.
+pub fn transaction_file(instance_root: &std::path::Path, partition: &str) -> std::path::PathBuf {
+    instance_root.join(partition).join(format!(".slapos-request-transaction-{partition}"))
+}
+
 impl SlapConnection for NodeSlap {
     fn partition(&self, info: &SlapConnectionInfo) -> Result<PartitionInformation, SlapError> {
+        self.record_request(&info.partition_id, None);
         let client = self.client(info)?;
         let document = self.runtime.block_on(client.register_partition(&auth(info))).map_err(slap_error)?;
         let parameters = document
@@ -89,6 +123,7 @@ impl SlapConnection for NodeSlap {
         spec.shared = request.shared;
         spec.state = Some(request.state.clone()).filter(|s| !s.is_empty());
         spec.as_partition = Some(auth(info));
+        self.record_request(&info.partition_id, Some(&request.partition_reference));
         match self.runtime.block_on(client.request(&spec)).map_err(slap_error)? {
             RequestResult::NotReady => Err(SlapError::ResourceNotReady(format!(
                 "instance {:?} requested by {} is not ready yet",

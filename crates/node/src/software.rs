@@ -178,7 +178,7 @@ async fn install(config: &NodeConfig, client: &SlapClient, engine: &Engine, url:
                     let owner = crate::report::sys::partition_user(&config.software_root);
                     match owner.map_or(Ok(()), |owner| give(path, owner)) {
                         Err(message) => Err(failed(message)),
-                        Ok(()) => crate::build::run_profile_as(owner, command, path, &overrides, None)
+                        Ok(()) => crate::build::run_profile_as(owner, command, path, &overrides, &[], None)
                             .await
                             .map(|()| String::new())
                             .map_err(failed),

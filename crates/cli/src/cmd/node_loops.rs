@@ -343,6 +343,10 @@ pub(crate) async fn buildout(args: BuildoutArgs) -> anyhow::Result<Output> {
     let common = LoopArgs { cfg: None, force: false, only: Vec::new(), python: args.python, fetch: FetchArgs::default() };
     let mut engine = engine(&common).await?;
     engine.buildout_command = None;
+    // A partition's run: its requests are recorded under the instance root.
+    if let Some(root) = std::env::var_os("SLAPGRID_INSTANCE_ROOT").filter(|root| !root.is_empty()) {
+        engine.slap = Arc::new(node::slap::NodeSlap::new(tokio::runtime::Handle::current()).with_instance_root(root.into()));
+    }
     let directory = args.directory;
     let profile = directory.join("buildout.cfg");
     let assignments = args.assignments;

@@ -514,6 +514,7 @@ impl PartitionRun<'_> {
             cwd: &self.partition.directory,
             user: self.partition.user,
             home: self.partition.home.as_deref(),
+            environment: Vec::new(),
             merge_output: true,
             timeout: self.partition.timeout,
         };
@@ -614,6 +615,7 @@ impl PartitionRun<'_> {
             cwd: &self.partition.directory,
             user: self.partition.user,
             home: self.partition.home.as_deref(),
+            environment: Vec::new(),
             merge_output: false,
             timeout: self.partition.timeout,
         };

@@ -54,6 +54,8 @@ pub(crate) struct PromiseCommand<'a> {
     pub(crate) cwd: &'a Path,
     pub(crate) user: Option<PartitionUser>,
     pub(crate) home: Option<&'a Path>,
+    /// Variables set on top of the cleaned environment.
+    pub(crate) environment: Vec<(OsString, OsString)>,
     /// Stdout and stderr in one pipe (legacy promises), or apart (the
     /// plugin runner keeps stdout for its protocol).
     pub(crate) merge_output: bool,
@@ -88,6 +90,7 @@ pub(crate) async fn run(command: PromiseCommand<'_>) -> io::Result<Finished> {
         .process_group(0)
         .kill_on_drop(true);
     clean_environment(&mut builder, command.home);
+    builder.envs(command.environment.iter().map(|(name, value)| (name, value)));
     if let Some(user) = command.user {
         builder.uid(user.uid).gid(user.gid);
     }

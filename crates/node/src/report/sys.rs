@@ -242,6 +242,7 @@ pub(crate) async fn run_script(command: ScriptCommand<'_>) -> Result<ScriptRun, 
         cwd: command.cwd,
         user: command.user,
         home: home.as_deref(),
+        environment: Vec::new(),
         merge_output: true,
         timeout: command.timeout,
     })

@@ -345,3 +345,49 @@ async fn partition_is_processed_again_when_its_timestamp_moves_or_its_periodicit
     assert!(!periodicity.exists(), "a periodicity that is not a number is removed");
     assert_eq!(services.calls().len(), 3, "{:?}", services.calls());
 }
+
+/// An instance profile requesting a child instance (of a release never
+/// built: the child's own deployment fails, which must not matter here).
+const REQUESTING_PROFILE: &str = "[buildout]
+parts = child
+[child]
+recipe = slapos.cookbook:request
+software-url = http://leaf.invalid/software.cfg
+name = the-child
+server-url = ${slap-connection:server-url}
+computer-id = ${slap-connection:computer-id}
+partition-id = ${slap-connection:partition-id}
+key-file = ${slap-connection:key-file}
+cert-file = ${slap-connection:cert-file}
+sla-computer_guid = ${slap-connection:computer-id}";
+
+/// Spec §5.2 step 8: the titles a partition's profile requested are kept
+/// in its request transaction file (then sent to the master, whose 404
+/// is only logged), and a new run starts the file afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requested_titles_are_kept_in_the_transaction_file() {
+    let fixture = Fixture::new(2).await;
+    let url = fixture.built_release("parent", REQUESTING_PROFILE).await;
+    let parent = fixture.request(&url, "parent", None, &[]).await;
+    let services = FakeServices::default();
+    let config = fixture.config();
+    let mut engine = fixture.engine();
+    engine.slap = std::sync::Arc::new(
+        node::slap::NodeSlap::new(tokio::runtime::Handle::current()).with_instance_root(fixture.instance_root()),
+    );
+    let run = tokio::time::timeout(DEADLINE, node::instance::run(&config, &fixture.client, &engine, &services, &InstanceOptions::default()))
+        .await
+        .expect("instance run within the deadline")
+        .expect("instance run");
+    let parent_outcome = run.iter().find(|r| r.partition == parent).map(|r| r.outcome.clone());
+    assert_eq!(parent_outcome, Some(PartitionOutcome::Started), "{run:?}");
+    let transaction = node::slap::transaction_file(&fixture.instance_root(), &parent);
+    assert_eq!(std::fs::read_to_string(&transaction).expect("the transaction file"), "the-child\n");
+    // The next run of the partition starts a new transaction: an
+    // up-to-date partition requests nothing, so no file is left.
+    tokio::time::timeout(DEADLINE, node::instance::run(&config, &fixture.client, &engine, &services, &InstanceOptions::default()))
+        .await
+        .expect("instance run within the deadline")
+        .expect("instance run");
+    assert!(!transaction.exists(), "a stale transaction file was kept");
+}
