@@ -269,7 +269,7 @@ async fn promise_failure(
     let mut promises = PartitionPromises::new(partition, directory);
     promises.timeout = std::time::Duration::from_secs(config.promise_timeout);
     promises.instance_python = Some(PathBuf::from(&engine.python.sys_executable));
-    promises.user = crate::report::sys::partition_user(directory);
+    promises.user = crate::sys::partition_user(directory);
     promises.plugin_config.insert("computer-id".into(), config.computer_id.clone());
     promises.plugin_config.insert("master-url".into(), config.master_url.clone());
     match run_promises(&promises, mode, SystemTime::now()).await {
@@ -384,7 +384,7 @@ async fn deploy(
     }
     let failed = |failure: String| format!("Failed to run buildout profile in directory '{}':\n{failure}\n", directory.display());
     if let Some(command) = &engine.buildout_command {
-        let user = crate::report::sys::partition_user(directory);
+        let user = crate::sys::partition_user(directory);
         if let Some(user) = user {
             // What the node wrote for the partition is its user's to read.
             for written in [buildout_cfg.as_path(), retention.as_path(), &directory.join("software_release")] {
@@ -416,7 +416,7 @@ async fn deploy(
 /// what it created belongs to root until handed over here.
 fn hand_over(directory: &Path) {
     use std::os::unix::fs::MetadataExt;
-    if !crate::report::sys::running_as_root() {
+    if !crate::sys::running_as_root() {
         return;
     }
     let Ok(owner) = std::fs::metadata(directory) else { return };

@@ -22,3 +22,4 @@ pub mod report;
 pub mod slap;
 pub mod software;
 pub mod supervisor;
+mod sys;

@@ -175,7 +175,7 @@ async fn install(config: &NodeConfig, client: &SlapClient, engine: &Engine, url:
             // (the software user `node format` made), as the real node does.
             match &engine.buildout_command {
                 Some(command) => {
-                    let owner = crate::report::sys::partition_user(&config.software_root);
+                    let owner = crate::sys::partition_user(&config.software_root);
                     match owner.map_or(Ok(()), |owner| give(path, owner)) {
                         Err(message) => Err(failed(message)),
                         Ok(()) => crate::build::run_profile_as(owner, command, path, &overrides, &[], None)
@@ -275,7 +275,7 @@ async fn destroy(config: &NodeConfig, client: &SlapClient, url: &str, path: &Pat
 fn remove_tree(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(path) {
         Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
-            crate::report::sys::make_directories_writable(path);
+            crate::sys::make_directories_writable(path);
             std::fs::remove_dir_all(path)
         }
         other => other,

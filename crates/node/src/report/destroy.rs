@@ -176,7 +176,7 @@ async fn run_destroy_script(directory: &Path, options: &ReportOptions) -> Result
         script: &script,
         args: Vec::new(),
         cwd: directory,
-        user: sys::partition_user(directory),
+        user: crate::sys::partition_user(directory),
         timeout: options.script_timeout,
     };
     let refused = format!("Failed to destroy Computer Partition in {}.", proto::python_repr::string_repr(&directory.display().to_string()));

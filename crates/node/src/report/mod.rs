@@ -230,7 +230,7 @@ async fn collect(
 /// process trees of `pids` (as root, also of every process of the
 /// directory's owner), and the bytes under `directory`.
 pub fn measure(directory: &Path, pids: &[u32]) -> MeasuredUsage {
-    let owner = sys::partition_user(directory).map(|user| user.uid);
+    let owner = crate::sys::partition_user(directory).map(|user| user.uid);
     let (cpu_seconds, memory_bytes) = sys::measure_processes(pids, owner);
     let disk_bytes = sys::disk_bytes(directory).unwrap_or_else(|error| {
         tracing::warn!(%error, "cannot measure the disk usage of {}", directory.display());
@@ -250,7 +250,7 @@ async fn run_report_scripts(directory: &Path, options: &ReportOptions) -> Vec<St
     if scripts.is_empty() {
         return Vec::new();
     }
-    let user = sys::partition_user(directory);
+    let user = crate::sys::partition_user(directory);
     let output_directory = directory.join("var").join("xml_report");
     if let Err(error) = create_owned_directory(directory, &output_directory, user) {
         return vec![error];

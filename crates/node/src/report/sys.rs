@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -151,7 +151,7 @@ pub(crate) fn wipe_contents(directory: &Path) -> Result<(), String> {
         let metadata = std::fs::symlink_metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let removed = if metadata.is_dir() {
             // A directory the partition made unwritable cannot be emptied.
-            make_directories_writable(&path);
+            crate::sys::make_directories_writable(&path);
             std::fs::remove_dir_all(&path)
         } else {
             std::fs::remove_file(&path)
@@ -159,37 +159,6 @@ pub(crate) fn wipe_contents(directory: &Path) -> Result<(), String> {
         removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
     }
     Ok(())
-}
-
-/// Adds `u+rwx` to every real directory under `path` (symlinks skipped).
-pub(crate) fn make_directories_writable(path: &Path) {
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        let Ok(metadata) = std::fs::symlink_metadata(&directory) else { continue };
-        if !metadata.is_dir() {
-            continue;
-        }
-        let mode = metadata.permissions().mode();
-        if mode & 0o700 != 0o700 {
-            let _ = std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(mode | 0o700));
-        }
-        pending.extend(std::fs::read_dir(&directory).into_iter().flatten().flatten().map(|entry| entry.path()));
-    }
-}
-
-/// As root, the owner of a partition directory, whom its scripts run as.
-pub(crate) fn partition_user(directory: &Path) -> Option<PartitionUser> {
-    if !running_as_root() {
-        return None;
-    }
-    let metadata = std::fs::metadata(directory).ok()?;
-    (metadata.uid() != 0).then_some(PartitionUser { uid: metadata.uid(), gid: metadata.gid() })
-}
-
-/// Whether the node runs as root (and so drops privileges for partitions).
-pub(crate) fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// The home directory of `uid` from the user database, for `HOME`.
