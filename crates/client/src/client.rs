@@ -107,6 +107,14 @@ pub struct SlapClient {
 /// One form field; `None` goes on the wire as the string `None`.
 type Field<'a> = (&'a str, Option<String>);
 
+/// The form fields naming the partition a call concerns.
+fn partition_fields(partition: &PartitionAuth) -> Vec<Field<'static>> {
+    vec![
+        ("computer_id", Some(partition.computer_id.clone())),
+        ("computer_partition_id", Some(partition.partition_id.clone())),
+    ]
+}
+
 impl SlapClient {
     /// A client for the master described by `config`.
     ///
@@ -226,12 +234,11 @@ impl SlapClient {
         parameters: &Value,
         shared_reference: Option<&str>,
     ) -> Result<String, ClientError> {
-        let form = [
-            ("computer_id", Some(partition.computer_id.clone())),
-            ("computer_partition_id", Some(partition.partition_id.clone())),
+        let mut form = partition_fields(partition);
+        form.extend([
             ("connection_xml", Some(proto::marshal::encode(parameters))),
             ("slave_reference", shared_reference.map(str::to_owned)),
-        ];
+        ]);
         self.post_text("setComputerPartitionConnectionXml", &form, Some(partition)).await
     }
 
@@ -241,10 +248,7 @@ impl SlapClient {
     /// # Errors
     /// Transport and status errors.
     pub async fn destroyed_partition(&self, partition: &PartitionAuth) -> Result<String, ClientError> {
-        let form = [
-            ("computer_id", Some(partition.computer_id.clone())),
-            ("computer_partition_id", Some(partition.partition_id.clone())),
-        ];
+        let form = partition_fields(partition);
         self.post_text("destroyedComputerPartition", &form, Some(partition)).await
     }
 
@@ -280,10 +284,7 @@ impl SlapClient {
     /// # Errors
     /// Transport and status errors.
     pub async fn partition_report(&self, partition: &PartitionAuth, report: PartitionReport<'_>) -> Result<String, ClientError> {
-        let mut form = vec![
-            ("computer_id", Some(partition.computer_id.clone())),
-            ("computer_partition_id", Some(partition.partition_id.clone())),
-        ];
+        let mut form = partition_fields(partition);
         let endpoint = match report {
             PartitionReport::Started => "startedComputerPartition",
             PartitionReport::Stopped => "stoppedComputerPartition",
@@ -305,11 +306,10 @@ impl SlapClient {
     /// # Errors
     /// Transport and status errors.
     pub async fn bang(&self, partition: &PartitionAuth, message: &str) -> Result<String, ClientError> {
-        let form = [
-            ("computer_id", Some(partition.computer_id.clone())),
-            ("computer_partition_id", Some(partition.partition_id.clone())),
+        let mut form = partition_fields(partition);
+        form.extend([
             ("message", Some(message.to_owned())),
-        ];
+        ]);
         self.post_text("softwareInstanceBang", &form, Some(partition)).await
     }
 
@@ -332,11 +332,10 @@ impl SlapClient {
     /// Transport and status errors.
     pub async fn related_instances(&self, partition: &PartitionAuth, titles: &[String]) -> Result<String, ClientError> {
         let list = Value::List(titles.iter().map(Value::str).collect());
-        let form = [
-            ("computer_id", Some(partition.computer_id.clone())),
-            ("computer_partition_id", Some(partition.partition_id.clone())),
+        let mut form = partition_fields(partition);
+        form.extend([
             ("instance_reference_xml", Some(proto::marshal::encode(&list))),
-        ];
+        ]);
         self.post_text("updateComputerPartitionRelatedInstanceList", &form, Some(partition)).await
     }
 
